@@ -1,0 +1,1 @@
+"""colorsite's colorization engine, usable without Django: ``python -m ml --help``."""

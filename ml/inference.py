@@ -1,0 +1,133 @@
+"""Colouring photos with a trained model directory.
+
+A model directory holds ``model.keras`` (the network) and ``model.json``
+(family, bins, temperature, how it was trained).  :class:`Colorizer` loads one
+once and colours images of any size: the photo's L is shrunk to a working
+size, the network predicts ab there, ab alone is upsampled, and it is merged
+with the **full-resolution** L of the original, so the result keeps every
+detail of the upload and has exactly its size.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import bins, color
+from .images import DEFAULT_MAX_PIXELS, InvalidImage, open_image
+from .models import INPUT_MULTIPLE, OUTPUT_STRIDE
+
+DEFAULT_WORKING_SIZE = 256
+MIN_WORKING_SIZE = 32
+MAX_WORKING_SIZE = 2048
+
+
+class ModelNotAvailable(RuntimeError):
+    """The model directory is missing, incomplete or unreadable."""
+
+
+def read_model_info(model_dir: str | Path) -> dict:
+    path = Path(model_dir) / "model.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ModelNotAvailable(f"no model at {model_dir}: {path.name} is missing") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelNotAvailable(f"the model description {path} is unreadable ({exc})") from exc
+
+
+def _resize_plane(plane: np.ndarray, size: tuple[int, int], box=None) -> np.ndarray:
+    """Resize a float32 (H, W) plane to size (width, height) with Pillow's bilinear filter."""
+    return np.asarray(Image.fromarray(np.ascontiguousarray(plane, np.float32), "F")
+                      .resize(size, Image.Resampling.BILINEAR, box=box), np.float32)
+
+
+class Colorizer:
+    """A loaded model that colours images; create once, call many times."""
+
+    def __init__(self, model_dir: str | Path, *, working_size: int = DEFAULT_WORKING_SIZE,
+                 temperature: float | None = None):
+        import keras  # heavy: imported here so that `ml.images` and friends stay light
+
+        self.model_dir = Path(model_dir)
+        self.info = read_model_info(self.model_dir)
+        self.family = self.info["family"]
+        self.working_size = check_working_size(working_size)
+        self.centres = np.asarray(self.info.get("bins", {}).get("centres", []), np.float32)
+        self.temperature = float(temperature or self.info.get("temperature") or bins.DEFAULT_TEMPERATURE)
+        try:
+            self.model = keras.saving.load_model(self.model_dir / "model.keras", compile=False)
+        except Exception as exc:  # Keras raises many types for a missing or corrupt file
+            raise ModelNotAvailable(f"the model file in {self.model_dir} cannot be loaded ({exc})") from exc
+
+    # -- the network on normalised L at working size --------------------------------------------
+
+    def predict_grid(self, l_small: np.ndarray) -> np.ndarray:
+        """Raw network output for L (h, w) in [0, 100]: (ceil(h/4), ceil(w/4), C).
+
+        The plane is padded (mirrored) up to a multiple of the network's input
+        stride, and the output cropped back to the cells covering the image.
+        """
+        h, w = l_small.shape
+        ph, pw = -h % INPUT_MULTIPLE, -w % INPUT_MULTIPLE
+        mode = "reflect" if h > ph and w > pw else "edge"
+        padded = np.pad(color.normalize_l(l_small), ((0, ph), (0, pw)), mode=mode)
+        out = np.asarray(self.model.predict_on_batch(padded[None, :, :, None]))[0]
+        return out[: -(-h // OUTPUT_STRIDE), : -(-w // OUTPUT_STRIDE)]  # ceil(h / 4) x ceil(w / 4) cells
+
+    def decode(self, grid: np.ndarray, temperature: float | None = None) -> np.ndarray:
+        """Network output (..., C) -> ab (..., 2) in Lab units."""
+        if self.family == "regression":
+            return color.denormalize_ab(grid)
+        return bins.annealed_mean(grid, self.centres, temperature=temperature or self.temperature)
+
+    # -- whole images ----------------------------------------------------------------------------
+
+    def predict_ab(self, l: np.ndarray, *, working_size: int | None = None,
+                   temperature: float | None = None) -> np.ndarray:
+        """ab (H, W, 2) in Lab units for a full-resolution L plane (H, W)."""
+        height, width = l.shape
+        size = check_working_size(working_size or self.working_size)
+        scale = min(1.0, size / max(height, width))
+        small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
+        l_small = l if scale == 1.0 else _resize_plane(l, (small_w, small_h))
+        ab_grid = self.decode(self.predict_grid(l_small), temperature)
+        # Cell i of the grid covers working-size pixels [4i, 4i + 4): crop that region, stretch to full size.
+        box = (0.0, 0.0, small_w / OUTPUT_STRIDE, small_h / OUTPUT_STRIDE)
+        return np.stack([_resize_plane(ab_grid[..., c], (width, height), box) for c in range(2)], axis=-1)
+
+    def colorize_array(self, pixels: np.ndarray, *, working_size: int | None = None,
+                       temperature: float | None = None) -> np.ndarray:
+        """uint8 RGB (H, W, 3) or grey (H, W) -> coloured uint8 RGB (H, W, 3); its L is kept."""
+        pixels = np.asarray(pixels, np.uint8)
+        if pixels.ndim == 2:
+            pixels = np.repeat(pixels[..., None], 3, axis=-1)
+        l = color.fast_rgb_to_l(pixels)
+        ab = self.predict_ab(l, working_size=working_size, temperature=temperature)
+        return color.fast_merge_l_ab(l, ab)
+
+    def colorize(self, image, *, working_size: int | None = None, temperature: float | None = None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+        """Colour a PIL image, path, bytes or file; returns RGB at the (EXIF-oriented) input size.
+
+        Raises :class:`ml.images.InvalidImage` for anything that is not a usable image.
+        """
+        if not isinstance(image, Image.Image):
+            image = open_image(image, max_pixels=max_pixels)
+        else:
+            from .images import to_8bit
+            image = to_8bit(image)
+        rgb = np.asarray(image.convert("RGB"))
+        return Image.fromarray(self.colorize_array(rgb, working_size=working_size, temperature=temperature))
+
+
+def check_working_size(size: int) -> int:
+    size = int(size)
+    if not MIN_WORKING_SIZE <= size <= MAX_WORKING_SIZE:
+        raise ValueError(f"working size must lie in [{MIN_WORKING_SIZE}, {MAX_WORKING_SIZE}], got {size}")
+    return size
+
+
+__all__ = ["Colorizer", "InvalidImage", "ModelNotAvailable", "DEFAULT_WORKING_SIZE", "read_model_info"]
