@@ -77,6 +77,7 @@ def soft_encode(ab: np.ndarray, centres: np.ndarray, *,
     A numpy mirror of :func:`soft_encode_ops`, used by tests and analysis.
     """
     ab = np.asarray(ab, np.float32)
+    neighbours = min(neighbours, len(centres))
     d2 = ((ab[..., None, :] - centres) ** 2).sum(-1)
     nearest = np.argsort(d2, axis=-1)[..., :neighbours]
     w = np.exp(-np.take_along_axis(d2, nearest, -1) / (2 * sigma ** 2))
@@ -90,6 +91,7 @@ def soft_encode_ops(ab, centres, *, neighbours: int = SOFT_NEIGHBOURS, sigma: fl
     """keras.ops soft encoding: ab (B, H, W, 2) -> (B, H, W, Q), for use inside a loss."""
     from keras import ops
 
+    neighbours = min(neighbours, len(centres))
     d2 = ops.sum(ops.square(ops.expand_dims(ab, -2) - centres), axis=-1)  # (B, H, W, Q)
     w = ops.exp(-d2 / (2 * sigma ** 2))
     kth = ops.top_k(w, neighbours, sorted=True)[0][..., -1:]

@@ -57,7 +57,10 @@ def open_image(source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
             im = ImageOps.exif_transpose(im)
     except InvalidImage:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImage(f"the image declares far more pixels than the limit of {max_pixels / 1e6:.0f} "
+                           "megapixels") from exc
+    except UnidentifiedImageError as exc:
         raise InvalidImage("the file is not an image we can read") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImage(f"the image is damaged or truncated ({exc})") from exc

@@ -86,7 +86,7 @@ def build_model(*, family: str, filters: int = 32, depth: int = 4, num_bins: int
     x = GlobalContext(4 * filters, name="global_context")(x)
     # decoder: back to 1/4 and join the skip
     x = layers.Conv2D(2 * filters, 1, name="dec_reduce")(x)
-    x = layers.UpSampling2D(2, interpolation="bilinear", name="dec_up")(x)
+    x = layers.UpSampling2D(2, interpolation="nearest", name="dec_up")(x)
     x = layers.Add(name="dec_skip")([x, skip])
     x = _conv(x, 2 * filters, name="dec")
     if family == "regression":

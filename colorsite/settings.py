@@ -1,0 +1,223 @@
+"""One settings module, fed by the environment.
+
+Every value a deployment may change is read through the small typed helpers
+below, which raise ImproperlyConfigured on a value they cannot parse, so a
+typo in the environment stops the process at start-up instead of later.
+
+Environment variables (defaults in brackets):
+
+  DEBUG                      [off]  development mode; also allows the built-in SECRET_KEY
+  SECRET_KEY                 required unless DEBUG
+  ALLOWED_HOSTS              [localhost,127.0.0.1,[::1] in DEBUG, else none] comma-separated
+  CSRF_TRUSTED_ORIGINS       [none] comma-separated, e.g. https://colour.example.org
+  DATABASE_URL               [sqlite:///<BASE_DIR>/var/db.sqlite3] e.g. postgres://user@host:5432/colorsite
+  REDIS_URL                  [redis://127.0.0.1:6379/0] Celery's broker
+  MEDIA_ROOT                 [<BASE_DIR>/var/media] uploaded originals, results, thumbnails
+  STATIC_ROOT                [<BASE_DIR>/var/static] where collectstatic puts files for WhiteNoise
+  STATIC_MANIFEST            [on unless DEBUG] serve collectstatic's hashed files (off: the source folders)
+  COLORSITE_MODEL_DIR        [<BASE_DIR>/models/default] model.json + model.keras
+  COLORSITE_MAX_UPLOAD_BYTES [26214400 = 25 MiB] per file
+  COLORSITE_MAX_PIXELS       [50000000] per file, width x height
+  COLORSITE_TASK_SOFT_TIME_LIMIT [300] seconds; the hard limit is 1.2 x this
+  COLORSITE_PAGE_SIZE        [24] photos per gallery page
+  COLORSITE_OPEN_SIGNUP      [on] whether anybody may create an account
+  COLORSITE_QUEUE            [colorsite] the Celery queue the web enqueues to and workers read
+  SECURE_COOKIES             [on unless DEBUG] session and CSRF cookies only over HTTPS
+  BEHIND_TLS_PROXY           [off] trust X-Forwarded-Proto from the proxy in front
+  CONN_MAX_AGE               [0] seconds a database connection is kept
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        if default is None:
+            raise ImproperlyConfigured(f"the environment variable {name} must be set")
+        return default
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if value.strip().lower() in _TRUE:
+        return True
+    if value.strip().lower() in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} is below its minimum {minimum}")
+    return number
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+if DEBUG:
+    SECRET_KEY = env_str("SECRET_KEY", "dev-only-not-secret-" + "x" * 40)
+else:
+    SECRET_KEY = env_str("SECRET_KEY")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "gallery",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "colorsite.urls"
+WSGI_APPLICATION = "colorsite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database: SQLite by default, anything dj-database-url reads (PostgreSQL) when set ----------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 0))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker write to one file: WAL lets readers go on while a writer
+    # writes, IMMEDIATE transactions take the write lock up front (no deadlock on upgrade), and
+    # the timeout makes a busy writer wait instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Tests run a real worker process against the test database, so it must be a file, not memory.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "gallery-upload"
+LOGOUT_REDIRECT_URL = "gallery-public"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- static files (WhiteNoise) and media -----------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+# Media is never served by URL: photos are private, so every file goes through a view that checks
+# who may see it (gallery.views.photo_file).  MEDIA_URL is set only because Django wants one.
+MEDIA_URL = "/media-not-served/"
+# Production serves compressed, content-hashed files that `manage.py collectstatic` wrote; development
+# and tests serve the source folders directly (no collectstatic step needed).
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- uploads --------------------------------------------------------------------------------------
+COLORSITE_MAX_UPLOAD_BYTES = env_int("COLORSITE_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, minimum=1)
+COLORSITE_MAX_PIXELS = env_int("COLORSITE_MAX_PIXELS", 50_000_000, minimum=1)
+# The request body may hold several files at once; Django's own cap must not cut a batch short.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # non-file fields only
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger files spill to a temporary file
+DATA_UPLOAD_MAX_NUMBER_FILES = 100
+COLORSITE_PAGE_SIZE = env_int("COLORSITE_PAGE_SIZE", 24, minimum=1)
+COLORSITE_OPEN_SIGNUP = env_bool("COLORSITE_OPEN_SIGNUP", True)
+
+# --- the colouring model ----------------------------------------------------------------------------
+COLORSITE_MODEL_DIR = Path(env_str("COLORSITE_MODEL_DIR", str(BASE_DIR / "models" / "default")))
+
+# --- Celery (read by colorsite/celery.py with namespace CELERY) --------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("COLORSITE_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_TIME_LIMIT = int(CELERY_TASK_SOFT_TIME_LIMIT * 1.2) + 1
+# Redis redelivers an unacknowledged message after visibility_timeout; with acks_late a task is
+# acknowledged only when it ends, so this must exceed the hard limit or a long task runs twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2 + 60}
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # long ML tasks: a worker takes one at a time
+CELERY_TASK_IGNORE_RESULT = True  # state lives in the Photo row
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = env_str("COLORSITE_QUEUE", "colorsite")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- security for production -------------------------------------------------------------------------
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"gallery": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")}},
+}

@@ -1,0 +1,130 @@
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ml import color
+from ml.images import InvalidImage, open_image
+from ml.inference import Colorizer, ModelNotAvailable
+from tests.ml_support import REPO, test_photo, write_tiny_model
+
+
+@pytest.fixture(scope="module")
+def colorizer(tmp_path_factory):
+    return Colorizer(write_tiny_model(tmp_path_factory.mktemp("tiny")))
+
+
+def lightness(im: Image.Image) -> np.ndarray:
+    return color.rgb_to_l(np.asarray(im.convert("RGB")))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (150, 150), (301, 203), (1000, 7), (7, 1000), (640, 480)])
+def test_output_has_the_input_size_and_keeps_its_lightness(colorizer, size):
+    rgb = np.random.default_rng(0).integers(0, 256, size[::-1] + (3,), dtype=np.uint8)
+    out = colorizer.colorize(Image.fromarray(rgb))
+    assert out.mode == "RGB" and out.size == size
+    assert np.abs(lightness(out) - color.rgb_to_l(rgb)).mean() < 1.0
+
+
+def test_a_large_photo_is_predicted_at_the_working_size_and_merged_at_full_size(colorizer):
+    rgb = np.repeat(np.repeat(test_photo(0), 16, axis=0), 16, axis=1)  # 2400 x 2400
+    out = np.asarray(colorizer.colorize(Image.fromarray(rgb), working_size=128))
+    assert out.shape == rgb.shape
+    # fine detail survives: the lightness of the output is the original's, not an upsampled one
+    assert np.abs(color.fast_rgb_to_l(out) - color.fast_rgb_to_l(rgb)).mean() < 1.0
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "RGBA", "LA", "CMYK", "I;16", "1", "I", "F"])
+def test_every_common_mode_is_coloured(colorizer, mode):
+    src = Image.fromarray(test_photo(1))
+    im = src.convert("L").convert(mode) if mode in ("I;16", "I", "F", "1") else src.convert(mode)
+    out = colorizer.colorize(im)
+    assert out.mode == "RGB" and out.size == src.size
+
+
+def test_exif_orientation_is_applied(colorizer):
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    Image.fromarray(test_photo(2)[:, :100]).save(buf, "JPEG", exif=exif)
+    assert colorizer.colorize(buf.getvalue()).size == (150, 100)
+
+
+def test_sixteen_bit_values_are_scaled_not_clipped():
+    im = Image.fromarray(np.full((8, 8), 40000, np.uint16))
+    assert np.asarray(open_image(_png(im))).mean() == pytest.approx(40000 / 65535 * 255, abs=1)
+
+
+def _png(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _bomb() -> bytes:
+    # A valid PNG header declaring 30000 x 30000 pixels: the pixel cap must refuse it before decoding.
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    header = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 30001)) + chunk(b"IEND", b"")
+
+
+def _truncated_jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(test_photo(3)).save(buf, "JPEG")
+    return buf.getvalue()[:1500]
+
+
+@pytest.mark.parametrize("payload,message", [
+    (b"", "empty"),
+    (b"hello, I am a text file", "not an image"),
+    (b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>", "not an image"),
+    ("bomb", "megapixels"),
+    ("truncated", "damaged or truncated"),
+    ("eps", "not accepted"),
+])
+def test_bad_input_raises_one_exception_type_with_a_clear_message(payload, message):
+    if payload == "bomb":
+        payload = _bomb()
+    elif payload == "truncated":
+        payload = _truncated_jpeg()
+    elif payload == "eps":
+        buf = io.BytesIO()
+        Image.new("RGB", (4, 4)).save(buf, "EPS") if False else Image.new("RGB", (4, 4)).save(buf, "PPM")
+        payload = buf.getvalue()
+    with pytest.raises(InvalidImage, match=message):
+        open_image(payload, max_pixels=50_000_000)
+
+
+def test_pixel_cap_is_a_parameter():
+    with pytest.raises(InvalidImage, match="limit is"):
+        open_image(_png(Image.new("RGB", (100, 100))), max_pixels=5_000)
+
+
+def test_missing_model_is_reported(tmp_path):
+    with pytest.raises(ModelNotAvailable, match="missing"):
+        Colorizer(tmp_path)
+    write_tiny_model(tmp_path)
+    (tmp_path / "model.keras").write_bytes(b"not a zip")
+    with pytest.raises(ModelNotAvailable, match="cannot be loaded"):
+        Colorizer(tmp_path)
+
+
+def test_cli_colours_good_files_and_reports_bad_ones(tmp_path):
+    model = write_tiny_model(tmp_path / "model")
+    good = tmp_path / "good.png"
+    Image.fromarray(test_photo(4)).convert("L").save(good)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"PK\x03\x04 a zip file")
+    run = subprocess.run([sys.executable, "-m", "ml", "colorize", str(bad), str(good), "--model", str(model),
+                          "--out", str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "bad.jpg: the file is not an image we can read" in run.stderr
+    result = Image.open(tmp_path / "out" / "good_color.jpg")
+    assert result.size == (150, 150) and result.mode == "RGB"
