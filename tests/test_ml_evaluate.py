@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import color as skcolor
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from ml.data import split_files
+from ml.evaluate import evaluate, format_table
+from tests.ml_support import SHIPPED_MODEL, landscape_root, write_tiny_model
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    model = write_tiny_model(tmp_path_factory.mktemp("tiny"))
+    return evaluate(model, max_examples=6), model
+
+
+def independent_grey_scores(path):
+    """The grey baseline's metrics, computed here from the definitions, not with ml/."""
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    lab = skcolor.rgb2lab(rgb)
+    grey_lab = np.concatenate([lab[..., :1], np.zeros_like(lab[..., 1:])], axis=-1)
+    grey = np.clip(np.rint(skcolor.lab2rgb(grey_lab) * 255), 0, 255).astype(np.uint8)
+    ab_true = lab[..., 1:]
+    ab_grey = skcolor.rgb2lab(grey)[..., 1:]
+    err = np.sqrt(((ab_grey - ab_true) ** 2).sum(-1))
+
+    def cf(x):
+        x = x.astype(float)
+        rg, yb = x[..., 0] - x[..., 1], (x[..., 0] + x[..., 1]) / 2 - x[..., 2]
+        return np.sqrt(rg.var() + yb.var()) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+    return {
+        "rmse_ab": np.sqrt(((ab_grey - ab_true) ** 2).mean()),
+        "psnr": peak_signal_noise_ratio(rgb, grey, data_range=255),
+        "ssim": structural_similarity(rgb, grey, channel_axis=2, data_range=255),
+        "auc": np.mean([(err <= t).mean() for t in range(151)]),
+        "colourfulness": cf(grey), "colourfulness_true": cf(rgb),
+    }
+
+
+def test_grey_baseline_matches_an_independent_computation(tiny_report):
+    report, _ = tiny_report
+    paths = split_files(landscape_root(), "test", 6)
+    expected = [independent_grey_scores(p) for p in paths]
+    for key in expected[0]:
+        assert report["summary"]["grey"][key] == pytest.approx(np.mean([e[key] for e in expected]), rel=1e-3, abs=1e-3)
+    assert report["summary"]["grey"]["colourfulness"] < 1.0
+
+
+def test_report_keeps_per_image_rows_and_is_written_beside_the_model(tiny_report):
+    report, model = tiny_report
+    assert report["images"] == 6 and len(report["rows"]) == 6
+    assert report["rows"][0]["file"] == split_files(landscape_root(), "test", 1)[0].name
+    assert set(report["rows"][0]) == {"file", "model", "grey"}
+    on_disk = json.loads((model / "evaluation.json").read_text())
+    assert on_disk["summary"] == report["summary"]
+    s = report["summary"]["model"]
+    assert s["delta_colourfulness"] == pytest.approx(abs(s["colourfulness"] - s["colourfulness_true"]))
+    table = format_table(report)
+    assert "| grey |" in table and "| model |" in table and "ΔCF" in table
+
+
+def test_shipped_model_beats_the_grey_baseline_on_held_out_photos(tmp_path):
+    report = evaluate(SHIPPED_MODEL, max_examples=60, out=tmp_path / "report.json")
+    model, grey = report["summary"]["model"], report["summary"]["grey"]
+    assert model["psnr"] > grey["psnr"]
+    assert model["auc"] > grey["auc"]
+    assert model["colourfulness"] > 10 * grey["colourfulness"] + 10  # it really colours
+
+
+def test_shipped_model_folder_is_complete():
+    info = json.loads((SHIPPED_MODEL / "model.json").read_text())
+    assert info["family"] in ("regression", "classification")
+    assert info["config"]["command"].startswith("python -m ml train")
+    report = json.loads((SHIPPED_MODEL / "evaluation.json").read_text())
+    assert report["split"] == "test" and report["images"] == 809
+    assert sum(f.stat().st_size for f in SHIPPED_MODEL.iterdir()) < 25 * 2 ** 20
