@@ -1,0 +1,80 @@
+"""The JSON API: upload, status, list, download — the pages' validation and ownership rules.
+
+Authentication is the site's session (log in through /accounts/login/, send the
+csrftoken cookie back as the X-CSRFToken header on POST).  Errors are JSON with
+an "error" key and a matching HTTP status; somebody else's private photo is 404.
+"""
+from __future__ import annotations
+
+import uuid
+from functools import wraps
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from .models import Photo
+from .views import _visible_photo, serve_file, store_uploads
+
+MAX_STATUS_IDS = 100
+
+
+def api_login_required(view):
+    """Like login_required, but a 401 with a JSON body instead of a redirect to the login page."""
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return JsonResponse({"error": "log in first (session authentication)"}, status=401)
+        return view(request, *args, **kwargs)
+    return wrapped
+
+
+@api_login_required
+@require_http_methods(["GET", "POST"])
+def photos(request):
+    """GET: the user's photos, newest first, paginated (?page=N).  POST: upload one or more
+    files in the multipart field "file"; 201 when any was accepted, 400 when none was."""
+    if request.method == "POST":
+        accepted, rejected = store_uploads(request)
+        body = {"photos": [p.to_dict() for p in accepted],
+                "rejected": [{"name": name, "error": message} for name, message in rejected]}
+        if not accepted and not rejected:
+            body["error"] = 'send one or more files in the multipart field "file"'
+        return JsonResponse(body, status=201 if accepted else 400)
+    paginator = Paginator(Photo.objects.filter(owner=request.user), settings.COLORSITE_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    return JsonResponse({"count": paginator.count, "page": page.number, "pages": paginator.num_pages,
+                         "photos": [p.to_dict() for p in page]})
+
+
+@require_GET
+def photo(request, photo_id):
+    """One photo's status and links (the owner's, or a public one)."""
+    return JsonResponse(_visible_photo(request, photo_id).to_dict())
+
+
+@require_GET
+def status(request):
+    """Status of several photos at once (?ids=a,b,c): what the pages poll for live updates."""
+    ids = []
+    for value in request.GET.get("ids", "").split(","):
+        try:
+            ids.append(uuid.UUID(value.strip()))
+        except ValueError:
+            continue
+    if len(ids) > MAX_STATUS_IDS:
+        return JsonResponse({"error": f"ask for at most {MAX_STATUS_IDS} photos at once"}, status=400)
+    found = Photo.objects.visible_to(request.user).filter(pk__in=ids)
+    return JsonResponse({"photos": [p.to_dict() for p in found]})
+
+
+@require_GET
+def download(request, photo_id, kind):
+    """The coloured image ("result") or the stored original ("original") at full resolution."""
+    if kind not in ("result", "original"):
+        return JsonResponse({"error": 'download "result" or "original"'}, status=404)
+    photo = _visible_photo(request, photo_id)
+    if not photo.file_field(kind):
+        return JsonResponse({"error": f"no {kind} yet; the photo is {photo.get_status_display()}"}, status=404)
+    return serve_file(request, photo, kind, download=True)

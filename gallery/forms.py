@@ -1,0 +1,54 @@
+"""Forms: each one turns raw input into clean values or a message for a person."""
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
+
+from ml.images import InvalidImage
+
+from . import imaging
+from .models import MAX_WORKING_SIZE, MIN_WORKING_SIZE, WORKING_SIZE_CHOICES
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n < 10e6 else f"{n / 1e6:.0f} MB"
+
+
+class PhotoFileForm(forms.Form):
+    """One uploaded file.  A batch is checked one file at a time so that one bad file does not
+    turn away the others; on success ``image`` holds the decoded, EXIF-oriented RGB pixels."""
+
+    file = forms.FileField(allow_empty_file=True)  # an empty file gets ml.images' own message
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.COLORSITE_MAX_UPLOAD_BYTES
+        # The byte cap comes first: the upload-memory settings only decide when Django spills
+        # a file to disk, they do not refuse it.
+        if upload.size > limit:
+            raise forms.ValidationError(f"the file is {megabytes(upload.size)}; the limit is {megabytes(limit)}")
+        try:
+            self.image, self.source_format = imaging.read_upload(upload, max_pixels=settings.COLORSITE_MAX_PIXELS)
+        except InvalidImage as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return upload
+
+    def error_message(self) -> str:
+        return "; ".join(self.errors.get("file", ["no file was sent"]))
+
+
+class RecolourForm(forms.Form):
+    working_size = forms.IntegerField(min_value=MIN_WORKING_SIZE, max_value=MAX_WORKING_SIZE,
+                                      help_text="the size the model sees; larger keeps finer colour detail, slower")
+
+    choices = WORKING_SIZE_CHOICES
+
+
+class VisibilityForm(forms.Form):
+    is_public = forms.BooleanField(required=False)
+
+
+class SignupForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        fields = ("username",)

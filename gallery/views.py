@@ -1,0 +1,153 @@
+"""Pages: thin function views.  Access helper -> form -> one model method -> redirect or render."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .forms import PhotoFileForm, RecolourForm, SignupForm, VisibilityForm
+from .models import DEFAULT_WORKING_SIZE, WORKING_SIZE_CHOICES, Photo, file_version
+
+
+def _own_photo(request, photo_id) -> Photo:
+    """The request user's photo, or 404 — also for somebody else's, so ids cannot be probed."""
+    return get_object_or_404(Photo, pk=photo_id, owner=request.user)
+
+
+def _visible_photo(request, photo_id) -> Photo:
+    """A photo the request user may look at: their own or a public one; otherwise 404."""
+    return get_object_or_404(Photo.objects.visible_to(request.user), pk=photo_id)
+
+
+def store_uploads(request) -> tuple[list[Photo], list[tuple[str, str]]]:
+    """Check every file of the request on its own and store the good ones.
+
+    Returns the new photos and (file name, message) for each file turned away; one bad file
+    never stops the others.  Shared by the upload page and the JSON API.
+    """
+    photos, rejected = [], []
+    for upload in request.FILES.getlist("file"):
+        form = PhotoFileForm(files={"file": upload})
+        if form.is_valid():
+            photos.append(Photo.create_from_upload(request.user, upload.name, form.image, form.source_format,
+                                                   upload.size))
+        else:
+            rejected.append((upload.name, form.error_message()))
+    return photos, rejected
+
+
+def index(request):
+    return redirect("gallery-upload" if request.user.is_authenticated else "gallery-public")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if not settings.COLORSITE_OPEN_SIGNUP:
+        raise Http404("sign-up is closed on this site")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        login(request, form.save())
+        return redirect("gallery-upload")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request):
+    """The upload page; a POST is the no-JavaScript fallback (the page's script uses the API)."""
+    if request.method == "POST":
+        photos, rejected = store_uploads(request)
+        for name, message in rejected:
+            messages.error(request, f"{name}: {message}")
+        if photos:
+            messages.success(request, f"{len(photos)} photo(s) queued for colouring.")
+        return redirect("gallery-upload")
+    recent = Photo.objects.filter(owner=request.user).for_listing()[:12]
+    return render(request, "gallery/upload.html", {"recent": recent, "max_bytes": settings.COLORSITE_MAX_UPLOAD_BYTES,
+                                                   "max_megapixels": settings.COLORSITE_MAX_PIXELS // 1_000_000})
+
+
+@login_required
+@require_GET
+def photo_list(request):
+    photos = Photo.objects.filter(owner=request.user).for_listing()
+    page = Paginator(photos, settings.COLORSITE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "gallery/list.html", {"page": page, "title": "My photos", "public": False})
+
+
+@require_GET
+def public_list(request):
+    photos = Photo.objects.filter(is_public=True).select_related("owner").for_listing("owner__username")
+    page = Paginator(photos, settings.COLORSITE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "gallery/list.html", {"page": page, "title": "Public gallery", "public": True})
+
+
+@require_GET
+def photo_detail(request, photo_id):
+    photo = _visible_photo(request, photo_id)
+    return render(request, "gallery/detail.html", {
+        "photo": photo, "urls": photo.to_dict()["urls"], "is_owner": photo.owner_id == request.user.id,
+        "working_sizes": sorted({*WORKING_SIZE_CHOICES, photo.working_size}),
+        "default_working_size": DEFAULT_WORKING_SIZE,
+    })
+
+
+@require_GET
+def photo_file(request, photo_id, kind):
+    """One of a photo's files, for its owner, or for anybody once it is public.
+
+    Media is never served from a public folder: a private photo's files are reachable only here.
+    """
+    photo = _visible_photo(request, photo_id)
+    return serve_file(request, photo, kind, download=request.GET.get("download") == "1")
+
+
+def serve_file(request, photo: Photo, kind: str, *, download: bool) -> FileResponse:
+    file = photo.file_field(kind)
+    if file is None:
+        raise Http404("no such file for this photo")
+    response = FileResponse(file.open("rb"), as_attachment=download,
+                            filename=photo.download_name(kind) if download else "")
+    # A versioned URL never changes content (a re-colour writes a new name), so it caches for good.
+    fresh = request.GET.get("v") == file_version(file.name)
+    response["Cache-Control"] = "private, max-age=31536000, immutable" if fresh else "private, no-cache"
+    return response
+
+
+@login_required
+@require_POST
+def photo_delete(request, photo_id):
+    photo = _own_photo(request, photo_id)
+    photo.delete_with_files()
+    messages.success(request, f"Deleted {photo.name}.")
+    return redirect("gallery-list")
+
+
+@login_required
+@require_POST
+def photo_recolour(request, photo_id):
+    photo = _own_photo(request, photo_id)
+    form = RecolourForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(form.errors["working_size"]))
+    elif photo.recolour(form.cleaned_data["working_size"]):
+        messages.success(request, f"Re-colouring at working size {photo.working_size}.")
+    else:
+        messages.error(request, "This photo is still being coloured; try again when it is done.")
+    return redirect(photo)
+
+
+@login_required
+@require_POST
+def photo_visibility(request, photo_id):
+    photo = _own_photo(request, photo_id)
+    form = VisibilityForm(request.POST)
+    form.is_valid()  # a missing box means "private": the form cannot be invalid
+    photo.set_public(form.cleaned_data["is_public"])
+    messages.success(request, "The photo is public now." if photo.is_public else "The photo is private now.")
+    return redirect(photo)

@@ -1,0 +1,5 @@
+"""Shared test configuration.
+
+Site (Django) fixtures live in tests/site_fixtures.py; engine tests need none of them.
+"""
+pytest_plugins = ["tests.site_fixtures"]

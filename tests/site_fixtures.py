@@ -1,0 +1,238 @@
+"""Fixtures for the site's tests (tests/test_site_*.py), loaded by tests/conftest.py.
+
+* ``users``: named users (owner, other, staff, superuser) and logged-in clients.
+* ``media_root``: MEDIA_ROOT in a temporary folder.
+* ``image_bytes``: small generated photos in any format.
+* ``fake_colorizer``: a stand-in for ml.inference.Colorizer for unit tests (no Keras).
+* ``real_workers``: two real Celery worker processes on the real Redis (database 13,
+  queue colorsite-tests) with the shipped model, sharing the test database and a media folder.
+"""
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ml import color
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+# -- users --------------------------------------------------------------------------------------------
+
+@dataclass
+class Users:
+    owner: object
+    other: object
+    staff: object
+    superuser: object
+
+
+@pytest.fixture
+def users(django_user_model) -> Users:
+    make = django_user_model.objects.create_user
+    return Users(owner=make("alice", password=PASSWORD), other=make("bob", password=PASSWORD),
+                 staff=make("carol", password=PASSWORD, is_staff=True),
+                 superuser=django_user_model.objects.create_superuser("root", password=PASSWORD))
+
+
+@pytest.fixture
+def owner_client(client, users):
+    client.force_login(users.owner)
+    return client
+
+
+@pytest.fixture
+def other_client(users):
+    from django.test import Client
+
+    c = Client()
+    c.force_login(users.other)
+    return c
+
+
+# -- media and images ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def media_root(tmp_path, settings) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def make_photo(width: int = 96, height: int = 64, *, colour: bool = False, seed: int = 0) -> np.ndarray:
+    """A uint8 RGB test photo: smooth gradients plus some shapes, in grey or in colour."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = 40 + 160 * (x / max(width - 1, 1)) * 0.6 + 160 * (y / max(height - 1, 1)) * 0.4
+    base += rng.normal(0, 4, base.shape)
+    rgb = np.repeat(np.clip(base, 0, 255)[..., None], 3, axis=-1)
+    if colour:
+        rgb[: height // 2, : width // 2] *= (1.0, 0.55, 0.35)  # an orange quarter
+        rgb[height // 2:, width // 2:] *= (0.4, 0.7, 1.0)  # a blue quarter
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def encode_image(rgb: np.ndarray, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image = Image.fromarray(rgb)
+    if fmt == "GIF":
+        image = image.convert("P")
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def image_bytes():
+    """image_bytes(fmt="PNG", width=96, height=64, colour=False) -> encoded bytes of a test photo."""
+    def make(fmt: str = "PNG", width: int = 96, height: int = 64, colour: bool = False, **options) -> bytes:
+        return encode_image(make_photo(width, height, colour=colour), fmt, **options)
+    return make
+
+
+def upload_file(name: str, data: bytes, content_type: str = "application/octet-stream"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+# -- a stand-in colorizer -----------------------------------------------------------------------------
+
+class FakeColorizer:
+    """Keeps the input's L and paints a fixed warm ab everywhere: the real thing's contract, no Keras."""
+
+    family = "fake"
+    AB = (18.0, 30.0)
+
+    def __init__(self):
+        self.calls = []
+
+    def colorize_array(self, pixels, *, working_size=None, temperature=None):
+        self.calls.append((pixels.shape, working_size))
+        l = color.fast_rgb_to_l(np.asarray(pixels, np.uint8))
+        ab = np.broadcast_to(np.asarray(self.AB, np.float32), l.shape + (2,))
+        return color.fast_merge_l_ab(l, ab)
+
+
+@pytest.fixture
+def fake_colorizer(monkeypatch):
+    from gallery import tasks
+
+    fake = FakeColorizer()
+    monkeypatch.setattr(tasks, "get_colorizer", lambda model_dir: fake)
+    return fake
+
+
+# -- real workers ---------------------------------------------------------------------------------------
+
+def database_url() -> str:
+    """A DATABASE_URL naming the test database this process uses, for worker processes to share."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Workers:
+    """Celery worker processes started for a test session; each logs to its own file."""
+
+    def __init__(self, env: dict, log_dir: Path):
+        self.env, self.log_dir, self.processes = env, log_dir, {}
+
+    def start(self, name: str) -> None:
+        log = open(self.log_dir / f"{name}.log", "wb")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO",
+             "--pool=prefork", "--concurrency=1", f"--hostname={name}@%h", "--without-gossip",
+             "--without-mingle", "--without-heartbeat", f"--queues={self.env['COLORSITE_QUEUE']}"],
+            cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def log(self, name: str) -> str:
+        return (self.log_dir / f"{name}.log").read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        for name, process in self.processes.items():
+            while "ready." not in self.log(name):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker {name} did not start:\n{self.log(name)[-3000:]}")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def shipped_model_dir() -> Path:
+    from django.conf import settings
+
+    model_dir = Path(settings.COLORSITE_MODEL_DIR)
+    if not (model_dir / "model.json").exists() or not (model_dir / "model.keras").exists():
+        pytest.fail(f"the shipped model is missing: {model_dir} needs model.json and model.keras "
+                    "(COLORSITE_MODEL_DIR chooses another folder)")
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def real_workers(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Two real worker processes, sharing the test database, a media folder and Redis database 13.
+
+    They read the same queue, so tests see whichever takes a task; the scale-out test relies on
+    there being two.  The Redis database is emptied first so no task of an earlier run is left.
+    """
+    import redis
+    from django.conf import settings
+
+    model_dir = shipped_model_dir()
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    media = tmp_path_factory.mktemp("real-media")
+    with django_db_blocker.unblock():
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.site_settings", DATABASE_URL=database_url(),
+                   MEDIA_ROOT=str(media), COLORSITE_MODEL_DIR=str(model_dir), REDIS_URL=settings.REDIS_URL,
+                   COLORSITE_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE, PYTHONUNBUFFERED="1",
+                   TF_CPP_MIN_LOG_LEVEL="2")
+    workers = Workers(env, tmp_path_factory.mktemp("worker-logs"))
+    workers.media = media
+    try:
+        workers.start("w1")
+        workers.start("w2")
+        workers.wait_ready()
+        yield workers
+    finally:
+        workers.stop()
+
+
+@pytest.fixture
+def real_media(real_workers, settings) -> Path:
+    """This test process writes where the real workers read."""
+    settings.MEDIA_ROOT = real_workers.media
+    return real_workers.media
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.25, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")

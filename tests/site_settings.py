@@ -1,0 +1,21 @@
+"""Settings for the test suite: the one real settings module, fed a test environment.
+
+pytest-django imports this before any conftest runs, so this is where the
+environment the tests need is set (values already in the environment win:
+CI sets DATABASE_URL for its PostgreSQL pass).  Real-worker tests hand the same
+variables to the worker processes they start.
+"""
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+os.environ.setdefault("SECURE_COOKIES", "0")
+os.environ.setdefault("STATIC_MANIFEST", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# A Redis database and queue of their own, so tests never meet a developer's `make run` worker.
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
+os.environ.setdefault("COLORSITE_QUEUE", "colorsite-tests")
+
+from colorsite.settings import *  # noqa: E402,F401,F403
+
+# Password hashing at full strength costs ~0.3 s a login; tests only need it to work.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
