@@ -132,6 +132,7 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 0))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)  # var/ on a fresh clone
     # The web server and the worker write to one file: WAL lets readers go on while a writer
     # writes, IMMEDIATE transactions take the write lock up front (no deadlock on upgrade), and
     # the timeout makes a busy writer wait instead of failing with "database is locked".
@@ -162,7 +163,6 @@ USE_TZ = True
 # --- static files (WhiteNoise) and media -----------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Media is never served by URL: photos are private, so every file goes through a view that checks
 # who may see it (gallery.views.photo_file).  MEDIA_URL is set only because Django wants one.
@@ -170,6 +170,7 @@ MEDIA_URL = "/media-not-served/"
 # Production serves compressed, content-hashed files that `manage.py collectstatic` wrote; development
 # and tests serve the source folders directly (no collectstatic step needed).
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static"))) if STATIC_MANIFEST else None
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -1,0 +1,173 @@
+"""The colouring task: claims once, a second run does nothing, deleted photos are skipped, broken files fail."""
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from PIL import Image
+
+from gallery import tasks
+from gallery.models import Photo
+from gallery.tasks import colorize_photo
+from ml import color
+from tests.site_fixtures import make_photo
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
+
+
+@pytest.fixture
+def photo(users):
+    return Photo.create_from_upload(users.owner, "grey.png", Image.fromarray(make_photo(100, 60)), "PNG", 100)
+
+
+def test_the_task_colours_a_queued_photo(photo, fake_colorizer, media_root):
+    colorize_photo(str(photo.pk))
+    photo.refresh_from_db()
+    assert photo.status == Photo.DONE and photo.runs == 1 and photo.failure_reason == ""
+    assert photo.model_name.endswith("(fake)") and photo.finished >= photo.started
+    result = np.asarray(Image.open(media_root / photo.result.name))
+    original = np.asarray(Image.open(media_root / photo.original.name))
+    assert result.shape == original.shape == (60, 100, 3)
+    assert np.abs(color.fast_rgb_to_l(result) - color.fast_rgb_to_l(original)).max() < 1.0
+    for field in ("result_thumb", "result_preview"):
+        assert (media_root / getattr(photo, field).name).is_file()
+
+
+def test_a_photo_is_claimed_once(photo):
+    first = Photo.claim(photo.pk, worker="a")
+    second = Photo.claim(photo.pk, worker="b")
+    assert first is not None and first.status == Photo.RUNNING and first.worker == "a"
+    assert second is None
+
+
+def test_a_second_run_does_nothing(photo, fake_colorizer):
+    colorize_photo(str(photo.pk))
+    photo.refresh_from_db()
+    result = photo.result.name
+    colorize_photo(str(photo.pk))
+    photo.refresh_from_db()
+    assert len(fake_colorizer.calls) == 1 and photo.runs == 1 and photo.result.name == result
+
+
+def test_a_run_while_another_holds_the_photo_does_nothing(photo, fake_colorizer):
+    Photo.claim(photo.pk, worker="elsewhere")
+    colorize_photo(str(photo.pk))
+    photo.refresh_from_db()
+    assert not fake_colorizer.calls and photo.status == Photo.RUNNING and photo.worker == "elsewhere"
+
+
+def test_a_photo_abandoned_by_a_dead_worker_can_be_claimed_again(photo, settings):
+    Photo.claim(photo.pk, worker="died")
+    long_ago = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    Photo.objects.filter(pk=photo.pk).update(started=long_ago)
+    again = Photo.claim(photo.pk, worker="alive")
+    assert again is not None and again.worker == "alive" and again.runs == 2
+
+
+def test_a_deleted_photo_is_skipped_quietly(photo, fake_colorizer):
+    photo_id = str(photo.pk)
+    photo.delete()
+    assert colorize_photo(photo_id) is None
+    assert not fake_colorizer.calls
+
+
+def test_a_photo_deleted_while_being_coloured_leaves_no_files(photo, fake_colorizer, media_root):
+    claimed = Photo.claim(photo.pk)
+    Photo.objects.filter(pk=photo.pk).delete()
+    claimed.colorize(fake_colorizer)
+    assert not list((media_root / "photos" / str(photo.pk)).glob("result*"))
+
+
+def test_a_broken_file_ends_failed_with_its_reason(photo, fake_colorizer):
+    default_storage.delete(photo.original.name)
+    default_storage.save(photo.original.name, ContentFile(b"\x89PNG\r\n\x1a\n this is not the rest of a png"))
+    colorize_photo(str(photo.pk))
+    photo.refresh_from_db()
+    assert photo.status == Photo.FAILED
+    assert photo.failure_reason == "the stored original cannot be read: the file is not an image we can read"
+    assert not fake_colorizer.calls
+
+
+def test_a_missing_file_ends_failed_with_its_reason(photo, fake_colorizer):
+    default_storage.delete(photo.original.name)
+    colorize_photo(str(photo.pk))
+    photo.refresh_from_db()
+    assert photo.status == Photo.FAILED and photo.failure_reason.startswith("the stored original cannot be read")
+
+
+def test_a_missing_model_ends_failed_with_its_reason(photo, settings, tmp_path):
+    settings.COLORSITE_MODEL_DIR = tmp_path / "no-model"
+    tasks.get_colorizer.cache_clear()
+    try:
+        colorize_photo(str(photo.pk))
+    finally:
+        tasks.get_colorizer.cache_clear()
+    photo.refresh_from_db()
+    assert photo.status == Photo.FAILED
+    assert photo.failure_reason.startswith("the colouring model is not available (no model at")
+
+
+def test_running_out_of_time_ends_failed(photo, monkeypatch, settings):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    def too_slow(model_dir):
+        raise SoftTimeLimitExceeded()
+    monkeypatch.setattr(tasks, "get_colorizer", too_slow)
+    colorize_photo(str(photo.pk))
+    photo.refresh_from_db()
+    assert photo.status == Photo.FAILED
+    assert photo.failure_reason == f"colouring took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} seconds"
+
+
+def test_a_storage_error_gives_the_photo_back_and_retries(photo, fake_colorizer, monkeypatch):
+    from celery.exceptions import Retry
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(Photo, "_store", full_disk)
+    with pytest.raises(Retry):
+        colorize_photo.apply(args=[str(photo.pk)], throw=True)
+    photo.refresh_from_db()
+    assert photo.status == Photo.QUEUED  # claimable again by the retry
+
+
+def test_the_model_is_loaded_once_per_process(monkeypatch):
+    import ml.inference
+
+    loads = []
+
+    class Counting:
+        def __init__(self, model_dir):
+            loads.append(model_dir)
+    monkeypatch.setattr(ml.inference, "Colorizer", Counting)
+    tasks.get_colorizer.cache_clear()
+    try:
+        first, second = tasks.get_colorizer("/m"), tasks.get_colorizer("/m")
+    finally:
+        tasks.get_colorizer.cache_clear()
+    assert first is second and loads == ["/m"]
+
+
+def test_importing_the_task_module_does_not_import_keras():
+    """The worker's parent process imports the tasks before forking: Keras must not come with them."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    code = ("import django, sys; django.setup(); import gallery.tasks; "
+            "print('keras' in sys.modules, 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True,
+                         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.site_settings"})
+    assert out.stdout.strip() == "False False", out.stderr
+
+
+def test_the_working_size_bounds_match_the_engine():
+    import ml.inference
+
+    from gallery import models
+
+    assert (models.MIN_WORKING_SIZE, models.MAX_WORKING_SIZE, models.DEFAULT_WORKING_SIZE) == (
+        ml.inference.MIN_WORKING_SIZE, ml.inference.MAX_WORKING_SIZE, ml.inference.DEFAULT_WORKING_SIZE)
