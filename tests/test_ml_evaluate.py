@@ -77,3 +77,20 @@ def test_shipped_model_folder_is_complete():
     report = json.loads((SHIPPED_MODEL / "evaluation.json").read_text())
     assert report["split"] == "test" and report["images"] == 809
     assert sum(f.stat().st_size for f in SHIPPED_MODEL.iterdir()) < 25 * 2 ** 20
+
+
+def test_leaderboard_follows_the_stored_scores_and_draws_triptychs(tiny_report, tmp_path):
+    from ml.leaderboard import rank, render_triptychs
+
+    report, model = tiny_report
+    best, worst = rank(report["rows"], "rmse_ab", n=3)
+    scores = sorted(r["model"]["rmse_ab"] for r in report["rows"])
+    assert [r["model"]["rmse_ab"] for r in best] == scores[:3]
+    assert [r["model"]["rmse_ab"] for r in worst] == scores[::-1][:3]
+    best_psnr, _ = rank(report["rows"], "psnr", n=1)
+    assert best_psnr[0]["model"]["psnr"] == max(r["model"]["psnr"] for r in report["rows"])
+    with pytest.raises(ValueError):
+        rank(report["rows"], "beauty")
+    paths = render_triptychs(model, [best[0]["file"]], tmp_path)
+    with Image.open(paths[best[0]["file"]]) as im:
+        assert im.size == (3 * 150 + 8, 150)

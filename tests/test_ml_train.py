@@ -1,0 +1,49 @@
+import json
+
+import pytest
+
+from ml.inference import Colorizer
+from ml.train import TEMPERATURES, TrainConfig, TrainingCancelled, train
+
+
+def config(out, **overrides):
+    base = dict(family="classification", out=str(out), epochs=2, batch_size=8, crop=64, filters=4, depth=1,
+                max_examples=16, cache_dir=None, patience=5)
+    return TrainConfig(**{**base, **overrides})
+
+
+def test_training_writes_a_usable_model_folder_with_its_log(tmp_path):
+    events = []
+    info = train(config(tmp_path), progress=events.append)
+    log = json.loads((tmp_path / "train_log.json").read_text())
+    assert [row["epoch"] for row in log] == [1, 2]
+    assert all("loss" in row and "val_loss" in row for row in log)
+    saved = json.loads((tmp_path / "model.json").read_text())
+    assert saved["temperature"] in TEMPERATURES and saved == json.loads(json.dumps(info))
+    assert {"rmse_ab", "psnr", "delta_colourfulness"} <= set(saved["validation"])
+    assert [e["epoch"] for e in events if e["stage"] == "epoch"] == [1, 2]
+    assert Colorizer(tmp_path).colorize_array(__import__("numpy").zeros((20, 30, 3), "uint8")).shape == (20, 30, 3)
+
+
+def test_cancelling_stops_before_a_model_is_written_and_a_rerun_resumes(tmp_path):
+    def cancel_in_second_epoch(event):
+        if event["stage"] == "batch" and event["epoch"] == 2:
+            raise TrainingCancelled
+
+    with pytest.raises(TrainingCancelled):
+        train(config(tmp_path, family="regression"), progress=cancel_in_second_epoch)
+    assert not (tmp_path / "model.keras").exists()
+    assert [row["epoch"] for row in json.loads((tmp_path / "train_log.json").read_text())] == [1]
+
+    events = []
+    train(config(tmp_path, family="regression"), progress=events.append)
+    assert [e["epoch"] for e in events if e["stage"] == "epoch"] == [2]  # epoch 1 was restored, not rerun
+    assert [row["epoch"] for row in json.loads((tmp_path / "train_log.json").read_text())] == [1, 2]
+    assert (tmp_path / "model.keras").exists()
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(ValueError):
+        TrainConfig(family="gan")
+    with pytest.raises(ValueError):
+        TrainConfig(crop=100)
