@@ -65,3 +65,13 @@ def colorize_photo(self, photo_id: str) -> None:
 def model_label(model_dir, colorizer) -> str:
     """A short label for the model that coloured a photo: its folder name and family."""
     return f"{model_dir.name} ({colorizer.family})"
+
+
+@shared_task
+def warm_up() -> None:
+    """Load the model in whichever worker process takes this, so its first photo is not slow.
+
+    Useful after starting a worker (`celery -A colorsite call gallery.tasks.warm_up`); the tests
+    and the benchmark send one to each worker's own queue.
+    """
+    get_colorizer(str(settings.COLORSITE_MODEL_DIR))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -156,7 +157,7 @@ class Workers:
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO",
              "--pool=prefork", "--concurrency=1", f"--hostname={name}@%h", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", f"--queues={self.env['COLORSITE_QUEUE']}"],
+             "--without-mingle", "--without-heartbeat", f"--queues={self.env['COLORSITE_QUEUE']},{name}"],
             cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def log(self, name: str) -> str:
@@ -168,6 +169,19 @@ class Workers:
             while "ready." not in self.log(name):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"worker {name} did not start:\n{self.log(name)[-3000:]}")
+                time.sleep(0.2)
+
+    def warm_up(self, timeout: float = 300) -> None:
+        """Have every worker load the model now (each reads its own queue named after it)."""
+        from gallery.tasks import warm_up
+
+        for name in self.processes:
+            warm_up.apply_async(queue=name)
+        deadline = time.monotonic() + timeout
+        for name, process in self.processes.items():
+            while not re.search(r"gallery\.tasks\.warm_up\[[^\]]+\] succeeded", self.log(name)):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker {name} did not load the model:\n{self.log(name)[-3000:]}")
                 time.sleep(0.2)
 
     def stop(self) -> None:
@@ -216,6 +230,7 @@ def real_workers(django_db_setup, django_db_blocker, tmp_path_factory):
         workers.start("w1")
         workers.start("w2")
         workers.wait_ready()
+        workers.warm_up()
         yield workers
     finally:
         workers.stop()
