@@ -138,7 +138,7 @@
   function setUpSliders() {
     document.querySelectorAll(".slider .handle").forEach(function (handle) {
       handle.addEventListener("input", function () {
-        handle.parentNode.style.setProperty("--pos", handle.value + "%");
+        handle.closest(".slider").style.setProperty("--pos", handle.value + "%");
       });
     });
   }
