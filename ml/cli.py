@@ -17,6 +17,18 @@ def _train(args) -> int:
     return 0
 
 
+def _calibrate(args) -> int:
+    from .train import calibrate
+
+    info = calibrate(args.model_dir, data=args.data, max_delta_cf=args.max_delta_colourfulness,
+                     val_examples=args.val_examples)
+    for row in info["temperature_search"]:
+        print(f"T={row['temperature']:<5} PSNR {row['psnr']:.2f}  RMSE_ab {row['rmse_ab']:.2f}  "
+              f"AuC {row['auc']:.3f}  ΔCF {row['delta_colourfulness']:.2f}")
+    print(f"chosen T = {info['temperature']}")
+    return 0
+
+
 def _evaluate(args) -> int:
     from .evaluate import evaluate, format_table
 
@@ -65,8 +77,17 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--val-examples", type=int, help="use only the first N val photos")
     t.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     t.add_argument("--age-probability", type=float, help="share of inputs aged like old prints")
+    t.add_argument("--max-delta-colourfulness", type=float,
+                   help="temperature choice: best val PSNR among T whose colourfulness gap is within this")
     t.add_argument("--seed", type=int)
     t.set_defaults(run=_train)
+
+    k = sub.add_parser("calibrate", help="re-choose a classification model's temperature on the val split")
+    k.add_argument("model_dir")
+    k.add_argument("--data")
+    k.add_argument("--max-delta-colourfulness", type=float, default=3.0)
+    k.add_argument("--val-examples", type=int)
+    k.set_defaults(run=_calibrate)
 
     e = sub.add_parser("evaluate", help="score a model on the held-out test split")
     e.add_argument("model_dir")

@@ -88,14 +88,25 @@ class Colorizer:
     def predict_ab(self, l: np.ndarray, *, working_size: int | None = None,
                    temperature: float | None = None) -> np.ndarray:
         """ab (H, W, 2) in Lab units for a full-resolution L plane (H, W)."""
+        grid, small_size = self.grid_for(l, working_size=working_size)
+        return self.ab_from_grid(grid, small_size, l.shape, temperature=temperature)
+
+    def grid_for(self, l: np.ndarray, *, working_size: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+        """Network output for a full-resolution L plane, and the (width, height) it was predicted at."""
         height, width = l.shape
         size = check_working_size(working_size or self.working_size)
         scale = min(1.0, size / max(height, width))
-        small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
-        l_small = l if scale == 1.0 else _resize_plane(l, (small_w, small_h))
-        ab_grid = self.decode(self.predict_grid(l_small), temperature)
+        small = (max(1, round(width * scale)), max(1, round(height * scale)))
+        l_small = l if scale == 1.0 else _resize_plane(l, small)
+        return self.predict_grid(l_small), small
+
+    def ab_from_grid(self, grid: np.ndarray, small_size: tuple[int, int], full_shape: tuple[int, int], *,
+                     temperature: float | None = None) -> np.ndarray:
+        """Decode a grid and stretch it to the full (H, W): ab (H, W, 2) in Lab units."""
+        ab_grid = self.decode(grid, temperature)
         # Cell i of the grid covers working-size pixels [4i, 4i + 4): crop that region, stretch to full size.
-        box = (0.0, 0.0, small_w / OUTPUT_STRIDE, small_h / OUTPUT_STRIDE)
+        box = (0.0, 0.0, small_size[0] / OUTPUT_STRIDE, small_size[1] / OUTPUT_STRIDE)
+        height, width = full_shape
         return np.stack([_resize_plane(ab_grid[..., c], (width, height), box) for c in range(2)], axis=-1)
 
     def colorize_array(self, pixels: np.ndarray, *, working_size: int | None = None,

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bins, color, data, metrics
+from . import bins, color, metrics
+from . import data as _dataset  # `data` is a keyword below
 from .models import FAMILIES, OUTPUT_STRIDE, RebalancedSoftCrossEntropy, build_model, parameter_count
 
 TEMPERATURES = (0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0)
@@ -67,7 +68,7 @@ def class_table(rgb: np.ndarray) -> dict:
     hist = np.zeros(len(bins.grid_centres()))
     for i in range(0, len(rgb), 256):
         ab = color.rgb_to_lab(rgb[i:i + 256])[..., 1:]
-        hist += bins.grid_histogram(data.pool_ab(ab, OUTPUT_STRIDE))
+        hist += bins.grid_histogram(_dataset.pool_ab(ab, OUTPUT_STRIDE))
     centres, prior = bins.fit_bins(hist)
     weights = bins.rebalance_weights(centres, prior)
     return {"centres": centres.tolist(), "prior": prior.tolist(), "weights": weights.tolist()}
@@ -84,25 +85,16 @@ def choose_temperature(colorizer, rgb: np.ndarray, max_delta_cf: float) -> tuple
     the best PSNR among those whose colourfulness gap stays within
     ``max_delta_cf``; if none does, the T with the smallest gap.
     """
-    l = [color.fast_rgb_to_l(x) for x in rgb]
-    grids = [colorizer.predict_grid(x) for x in l]  # the network runs once; only the decode varies
+    lightness = [color.fast_rgb_to_l(x) for x in rgb]
+    grids = [colorizer.grid_for(l) for l in lightness]  # the network runs once; only the decode varies
     table = []
     for t in TEMPERATURES:
-        rows = []
-        for x, lx, g in zip(rgb, l, grids):
-            ab = colorizer.decode(g, t)
-            h, w = lx.shape
-            ab = np.stack([np.asarray(_upsample(ab[..., c], w, h)) for c in range(2)], -1)
-            rows.append(metrics.score(color.fast_merge_l_ab(lx, ab), x))
+        rows = [metrics.score(color.fast_merge_l_ab(l, colorizer.ab_from_grid(grid, small, l.shape, temperature=t)), x)
+                for x, l, (grid, small) in zip(rgb, lightness, grids)]
         table.append({"temperature": t, **metrics.summarise(rows)})
     ok = [r for r in table if r["delta_colourfulness"] <= max_delta_cf]
     best = max(ok, key=lambda r: r["psnr"]) if ok else min(table, key=lambda r: r["delta_colourfulness"])
     return best["temperature"], table
-
-
-def _upsample(plane, width, height):
-    from .inference import _resize_plane
-    return _resize_plane(plane, (width, height), (0.0, 0.0, width / OUTPUT_STRIDE, height / OUTPUT_STRIDE))
 
 
 def train(config: TrainConfig, progress=None) -> dict:
@@ -118,11 +110,11 @@ def train(config: TrainConfig, progress=None) -> dict:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     report = progress or (lambda event: None)
-    root = data.dataset_root(config.data)
+    root = _dataset.dataset_root(config.data)
     cache = Path(config.cache_dir) if config.cache_dir else None
     report({"stage": "loading"})
-    train_rgb = data.load_training_split(root, "train", max_examples=config.max_examples, cache_dir=cache)
-    val_rgb = data.load_training_split(root, "val", max_examples=config.val_examples or config.max_examples,
+    train_rgb = _dataset.load_training_split(root, "train", max_examples=config.max_examples, cache_dir=cache)
+    val_rgb = _dataset.load_training_split(root, "val", max_examples=config.val_examples or config.max_examples,
                                        cache_dir=cache)
 
     info = {"family": config.family, "filters": config.filters, "depth": config.depth,
@@ -144,9 +136,9 @@ def train(config: TrainConfig, progress=None) -> dict:
                                                       alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
     common = dict(batch_size=config.batch_size, output_stride=OUTPUT_STRIDE, family=config.family, seed=config.seed)
-    train_ds = data.make_dataset(train_rgb, crop=config.crop, train=True, age_probability=config.age_probability,
+    train_ds = _dataset.make_dataset(train_rgb, crop=config.crop, train=True, age_probability=config.age_probability,
                                  **common)
-    val_ds = data.make_dataset(val_rgb, crop=144 if val_rgb.shape[1] >= 144 else config.crop, train=False, **common)
+    val_ds = _dataset.make_dataset(val_rgb, crop=144 if val_rgb.shape[1] >= 144 else config.crop, train=False, **common)
 
     log_path = out / "train_log.json"
     history = json.loads(log_path.read_text()) if log_path.exists() else []
@@ -172,8 +164,9 @@ def train(config: TrainConfig, progress=None) -> dict:
     best_path = out / "best.weights.h5"
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True,
-                                        save_weights_only=True),
+        keras.callbacks.ModelCheckpoint(  # on resume, only an epoch better than the logged ones replaces the best
+            str(best_path), monitor="val_loss", save_best_only=True, save_weights_only=True,
+            initial_value_threshold=min((h["val_loss"] for h in history if "val_loss" in h), default=None)),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
         Progress(),
     ]
@@ -186,14 +179,24 @@ def train(config: TrainConfig, progress=None) -> dict:
     info["best_epoch"] = int(min(history, key=lambda h: h.get("val_loss", math.inf))["epoch"]) if history else None
 
     report({"stage": "validating"})
-    from .inference import Colorizer
     (out / "model.json").write_text(json.dumps(info))
-    colorizer = Colorizer(out)
-    native_val = np.stack(data.load_rgb(data.split_files(root, "val", config.val_examples or config.max_examples)))
-    if config.family == "classification":
-        info["temperature"], info["temperature_search"] = choose_temperature(
-            colorizer, native_val, config.max_delta_colourfulness)
+    return calibrate(out, data=config.data, max_delta_cf=config.max_delta_colourfulness,
+                     val_examples=config.val_examples or config.max_examples)
+
+
+def calibrate(model_dir: str | Path, *, data: str | None = None, max_delta_cf: float = 3.0,
+              val_examples: int | None = None) -> dict:
+    """Choose the temperature (classification) and record validation metrics in model.json."""
+    from .inference import Colorizer
+
+    model_dir = Path(model_dir)
+    info = json.loads((model_dir / "model.json").read_text())
+    colorizer = Colorizer(model_dir)
+    val = np.stack(_dataset.load_rgb(_dataset.split_files(_dataset.dataset_root(data), "val", val_examples)))
+    if info["family"] == "classification":
+        info["temperature"], info["temperature_search"] = choose_temperature(colorizer, val, max_delta_cf)
+        info["max_delta_colourfulness"] = max_delta_cf
         colorizer.temperature = info["temperature"]
-    info["validation"] = metrics.summarise(validation_rows(colorizer, native_val))
-    (out / "model.json").write_text(json.dumps(info, indent=1))
+    info["validation"] = metrics.summarise(validation_rows(colorizer, val))
+    (model_dir / "model.json").write_text(json.dumps(info, indent=1))
     return info
