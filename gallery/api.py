@@ -15,7 +15,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .models import Photo
-from .views import _visible_photo, serve_file, store_uploads
+from .views import visible_photo, serve_file, store_uploads
 
 MAX_STATUS_IDS = 100
 
@@ -51,7 +51,7 @@ def photos(request):
 @require_GET
 def photo(request, photo_id):
     """One photo's status and links (the owner's, or a public one)."""
-    return JsonResponse(_visible_photo(request, photo_id).to_dict())
+    return JsonResponse(visible_photo(request, photo_id).to_dict())
 
 
 @require_GET
@@ -74,7 +74,7 @@ def download(request, photo_id, kind):
     """The coloured image ("result") or the stored original ("original") at full resolution."""
     if kind not in ("result", "original"):
         return JsonResponse({"error": 'download "result" or "original"'}, status=404)
-    photo = _visible_photo(request, photo_id)
+    photo = visible_photo(request, photo_id)
     if not photo.file_field(kind):
         return JsonResponse({"error": f"no {kind} yet; the photo is {photo.get_status_display()}"}, status=404)
     return serve_file(request, photo, kind, download=True)

@@ -48,7 +48,10 @@ def read_upload(fileobj, *, max_pixels: int) -> tuple[Image.Image, str]:
                 with Image.open(fileobj) as probe:
                     source_format = probe.format
                     probe.verify()
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            # Pillow's own guard fires from the header alone, far above our cap: say which limit it is.
+            raise InvalidImage(f"the image has far more than {max_pixels / 1e6:.0f} megapixels, the limit") from None
+        except UnidentifiedImageError:
             raise InvalidImage("the file is not an image we can read") from None
         except Exception as exc:  # verify() raises many types for damaged files
             raise InvalidImage(f"the image is damaged ({exc})") from None
@@ -69,13 +72,26 @@ def encode(image: Image.Image, *, lossless: bool) -> tuple[bytes, str]:
     return buffer.getvalue(), "jpg"
 
 
-def rendition(image: Image.Image, longest_side: int) -> bytes:
-    """A JPEG at most ``longest_side`` pixels on its longest side, for showing in a page."""
+def fit(image: Image.Image, longest_side: int) -> Image.Image:
+    """A copy at most ``longest_side`` pixels on its longest side (the image itself if it is smaller)."""
+    if max(image.size) <= longest_side:
+        return image
     copy = image.copy()
     copy.thumbnail((longest_side, longest_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return copy
+
+
+def jpeg(image: Image.Image) -> bytes:
+    """A rendition for showing in a page: JPEG at RENDITION_QUALITY."""
     buffer = io.BytesIO()
-    copy.convert("RGB").save(buffer, "JPEG", quality=RENDITION_QUALITY)
+    image.convert("RGB").save(buffer, "JPEG", quality=RENDITION_QUALITY)
     return buffer.getvalue()
+
+
+def renditions(image: Image.Image) -> tuple[Image.Image, Image.Image]:
+    """(preview, thumbnail) of an image; the thumbnail is made from the preview, which is cheaper."""
+    preview = fit(image, PREVIEW_SIZE)
+    return preview, fit(preview, THUMB_SIZE)
 
 
 def has_colour(rgb: np.ndarray) -> bool:

@@ -129,12 +129,12 @@ class Photo(models.Model):
         photo.has_colour = imaging.has_colour(rgb)
         data, ext = imaging.encode(image, lossless=source_format not in imaging.LOSSY_FORMATS)
         photo.original.name = photo._store("original", ext, data)
-        photo.thumb.name = photo._store("thumb", "jpg", imaging.rendition(image, imaging.THUMB_SIZE))
-        preview = imaging.rendition(image, imaging.PREVIEW_SIZE)
-        photo.preview.name = photo._store("preview", "jpg", preview)
-        if photo.has_colour:
-            grey = Image.fromarray(imaging.grey_version(np.asarray(Image.open(ContentFile(preview)).convert("RGB"))))
-            photo.grey_preview.name = photo._store("grey", "jpg", imaging.rendition(grey, imaging.PREVIEW_SIZE))
+        preview, thumb = imaging.renditions(image)
+        photo.preview.name = photo._store("preview", "jpg", imaging.jpeg(preview))
+        photo.thumb.name = photo._store("thumb", "jpg", imaging.jpeg(thumb))
+        if photo.has_colour:  # the slider's "before": the grey version the model will see
+            grey = Image.fromarray(imaging.grey_version(np.asarray(preview)))
+            photo.grey_preview.name = photo._store("grey", "jpg", imaging.jpeg(grey))
         with transaction.atomic():
             photo.save()
             photo.enqueue()
@@ -185,10 +185,11 @@ class Photo(models.Model):
         scores = imaging.closeness(coloured, rgb) if self.has_colour else {}
         image = Image.fromarray(coloured)
         data, ext = imaging.encode(image, lossless=PurePath(self.original.name).suffix == ".png")
+        preview, thumb = imaging.renditions(image)
         names = {
             "result": self._store("result", ext, data),
-            "result_thumb": self._store("result-thumb", "jpg", imaging.rendition(image, imaging.THUMB_SIZE)),
-            "result_preview": self._store("result-preview", "jpg", imaging.rendition(image, imaging.PREVIEW_SIZE)),
+            "result_thumb": self._store("result-thumb", "jpg", imaging.jpeg(thumb)),
+            "result_preview": self._store("result-preview", "jpg", imaging.jpeg(preview)),
         }
         self._finish(names, scores, model_name)
 

@@ -14,12 +14,12 @@ from .forms import PhotoFileForm, RecolourForm, SignupForm, VisibilityForm
 from .models import DEFAULT_WORKING_SIZE, WORKING_SIZE_CHOICES, Photo, file_version
 
 
-def _own_photo(request, photo_id) -> Photo:
+def own_photo(request, photo_id) -> Photo:
     """The request user's photo, or 404 — also for somebody else's, so ids cannot be probed."""
     return get_object_or_404(Photo, pk=photo_id, owner=request.user)
 
 
-def _visible_photo(request, photo_id) -> Photo:
+def visible_photo(request, photo_id) -> Photo:
     """A photo the request user may look at: their own or a public one; otherwise 404."""
     return get_object_or_404(Photo.objects.visible_to(request.user), pk=photo_id)
 
@@ -89,7 +89,7 @@ def public_list(request):
 
 @require_GET
 def photo_detail(request, photo_id):
-    photo = _visible_photo(request, photo_id)
+    photo = visible_photo(request, photo_id)
     return render(request, "gallery/detail.html", {
         "photo": photo, "urls": photo.to_dict()["urls"], "is_owner": photo.owner_id == request.user.id,
         "working_sizes": sorted({*WORKING_SIZE_CHOICES, photo.working_size}),
@@ -103,7 +103,7 @@ def photo_file(request, photo_id, kind):
 
     Media is never served from a public folder: a private photo's files are reachable only here.
     """
-    photo = _visible_photo(request, photo_id)
+    photo = visible_photo(request, photo_id)
     return serve_file(request, photo, kind, download=request.GET.get("download") == "1")
 
 
@@ -122,7 +122,7 @@ def serve_file(request, photo: Photo, kind: str, *, download: bool) -> FileRespo
 @login_required
 @require_POST
 def photo_delete(request, photo_id):
-    photo = _own_photo(request, photo_id)
+    photo = own_photo(request, photo_id)
     photo.delete_with_files()
     messages.success(request, f"Deleted {photo.name}.")
     return redirect("gallery-list")
@@ -131,7 +131,7 @@ def photo_delete(request, photo_id):
 @login_required
 @require_POST
 def photo_recolour(request, photo_id):
-    photo = _own_photo(request, photo_id)
+    photo = own_photo(request, photo_id)
     form = RecolourForm(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(form.errors["working_size"]))
@@ -145,7 +145,7 @@ def photo_recolour(request, photo_id):
 @login_required
 @require_POST
 def photo_visibility(request, photo_id):
-    photo = _own_photo(request, photo_id)
+    photo = own_photo(request, photo_id)
     form = VisibilityForm(request.POST)
     form.is_valid()  # a missing box means "private": the form cannot be invalid
     photo.set_public(form.cleaned_data["is_public"])

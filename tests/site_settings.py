@@ -12,8 +12,9 @@ os.environ.setdefault("SECURE_COOKIES", "0")
 os.environ.setdefault("STATIC_MANIFEST", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # A Redis database and queue of their own, so tests never meet a developer's `make run` worker.
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
-os.environ.setdefault("COLORSITE_QUEUE", "colorsite-tests")
+# Set, not defaulted: the real-worker tests empty this database, which must never be REDIS_URL's.
+os.environ["REDIS_URL"] = os.environ.get("COLORSITE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+os.environ["COLORSITE_QUEUE"] = "colorsite-tests"
 
 from colorsite.settings import *  # noqa: E402,F401,F403
 

@@ -52,6 +52,14 @@ def test_an_image_over_the_pixel_cap_is_refused_before_decoding(settings, image_
     assert form.error_message() == "the image is 100×50 = 0 megapixels; the limit is 0 megapixels"
 
 
+def test_a_decompression_bomb_is_refused_from_its_header():
+    buffer = io.BytesIO()
+    Image.new("1", (20_000, 10_000)).save(buffer, "PNG")  # 200 megapixels in a few kilobytes
+    form, ok = check("bomb.png", buffer.getvalue())
+    assert len(buffer.getvalue()) < 100_000 and not ok
+    assert form.error_message() == "the image has far more than 50 megapixels, the limit"
+
+
 def test_a_truncated_jpeg_is_refused(image_bytes):
     data = image_bytes("JPEG", 256, 256)
     form, ok = check("cut.jpg", data[: len(data) // 2])
