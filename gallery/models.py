@@ -166,6 +166,24 @@ class Photo(models.Model):
             return None
         return cls.objects.filter(pk=pk).first()
 
+    @classmethod
+    def requeue_abandoned(cls) -> int:
+        """Queue again the photos whose worker died while colouring them; returns how many.
+
+        A worker process killed mid-photo (out of memory, the hard time limit) has its message
+        acknowledged by Celery, so no redelivery will come and the photo would stay "colouring"
+        forever.  Workers call this when they start; the conditional UPDATE makes two starting
+        workers requeue a photo once between them.
+        """
+        stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 30)
+        count = 0
+        for pk in cls.objects.filter(status=cls.RUNNING, started__lt=stale).values_list("pk", flat=True):
+            with transaction.atomic():
+                if cls.objects.filter(pk=pk, status=cls.RUNNING, started__lt=stale).update(status=cls.QUEUED):
+                    cls(pk=pk).enqueue()
+                    count += 1
+        return count
+
     def colorize(self, colorizer, model_name: str = "") -> None:
         """Colour the stored original with a loaded ml.inference.Colorizer and record the result.
 

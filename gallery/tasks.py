@@ -12,6 +12,7 @@ import socket
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
 from django.conf import settings
 
 from .models import Photo
@@ -75,3 +76,11 @@ def warm_up() -> None:
     and the benchmark send one to each worker's own queue.
     """
     get_colorizer(str(settings.COLORSITE_MODEL_DIR))
+
+
+@worker_ready.connect
+def requeue_abandoned(**kwargs) -> None:
+    """A starting worker takes back the photos a dead worker left half done (Photo.requeue_abandoned)."""
+    count = Photo.requeue_abandoned()
+    if count:
+        log.warning("requeued %d photo(s) abandoned by a worker that stopped mid-way", count)

@@ -66,6 +66,20 @@ def test_a_photo_abandoned_by_a_dead_worker_can_be_claimed_again(photo, settings
     assert again is not None and again.worker == "alive" and again.runs == 2
 
 
+def test_photos_abandoned_by_a_dead_worker_are_requeued_once(photo, users, settings,
+                                                             django_capture_on_commit_callbacks):
+    recent = Photo.create_from_upload(users.owner, "busy.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
+    Photo.claim(photo.pk, worker="died")
+    Photo.claim(recent.pk, worker="busy")  # still within its time limit: left alone
+    long_ago = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    Photo.objects.filter(pk=photo.pk).update(started=long_ago)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert tasks.requeue_abandoned() is None and Photo.requeue_abandoned() == 0
+    assert len(callbacks) == 1
+    assert Photo.objects.get(pk=photo.pk).status == Photo.QUEUED
+    assert Photo.objects.get(pk=recent.pk).status == Photo.RUNNING
+
+
 def test_a_deleted_photo_is_skipped_quietly(photo, fake_colorizer):
     photo_id = str(photo.pk)
     photo.delete()
