@@ -4,8 +4,8 @@
 * ``media_root``: MEDIA_ROOT in a temporary folder.
 * ``image_bytes``: small generated photos in any format.
 * ``fake_colorizer``: a stand-in for ml.inference.Colorizer for unit tests (no Keras).
-* ``real_workers``: two real Celery worker processes on the real Redis (database 13,
-  queue colorsite-tests) with the shipped model, sharing the test database and a media folder.
+* ``real_workers``: two real Celery worker processes on the real Redis (database 13, a queue
+  of this run's own) with the shipped model, sharing the test database and a media folder.
 """
 from __future__ import annotations
 
@@ -151,13 +151,14 @@ class Workers:
 
     def __init__(self, env: dict, log_dir: Path):
         self.env, self.log_dir, self.processes = env, log_dir, {}
+        self.queue = env["COLORSITE_QUEUE"]  # unique to this test run (tests/site_settings.py)
 
     def start(self, name: str) -> None:
         log = open(self.log_dir / f"{name}.log", "wb")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO",
              "--pool=prefork", "--concurrency=1", f"--hostname={name}@%h", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", f"--queues={self.env['COLORSITE_QUEUE']},{name}"],
+             "--without-mingle", "--without-heartbeat", f"--queues={self.queue},{self.queue}-{name}"],
             cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def log(self, name: str) -> str:
@@ -172,11 +173,11 @@ class Workers:
                 time.sleep(0.2)
 
     def warm_up(self, timeout: float = 300) -> None:
-        """Have every worker load the model now (each reads its own queue named after it)."""
+        """Have every worker load the model now (each also reads a queue of its own)."""
         from gallery.tasks import warm_up
 
         for name in self.processes:
-            warm_up.apply_async(queue=name)
+            warm_up.apply_async(queue=f"{self.queue}-{name}")
         deadline = time.monotonic() + timeout
         for name, process in self.processes.items():
             while not re.search(r"gallery\.tasks\.warm_up\[[^\]]+\] succeeded", self.log(name)):
@@ -208,19 +209,18 @@ def shipped_model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def real_workers(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Two real worker processes, sharing the test database, a media folder and Redis database 13.
+    """Two real worker processes, sharing the test database, a media folder and this run's queue.
 
     They read the same queue, so tests see whichever takes a task; the scale-out test relies on
-    there being two.  The Redis database is emptied first so no task of an earlier run is left.
+    there being two.  The queue is new to this run (tests/site_settings.py), so no earlier run's
+    task is waiting in it.
     """
-    import redis
     from django.conf import settings
 
     from colorsite.launch import ensure_redis, stop
 
     model_dir = shipped_model_dir()
     redis_server = ensure_redis(settings.REDIS_URL, tmp_path_factory.mktemp("redis"))  # None: one answers
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
     media = tmp_path_factory.mktemp("real-media")
     with django_db_blocker.unblock():
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.site_settings", DATABASE_URL=database_url(),
@@ -237,6 +237,12 @@ def real_workers(django_db_setup, django_db_blocker, tmp_path_factory):
         yield workers
     finally:
         workers.stop()
+        import redis
+
+        broker = redis.Redis.from_url(settings.REDIS_URL)
+        leftovers = broker.keys(f"*{workers.queue}*")  # this run's queues, bindings, unacked duplicates
+        if leftovers:
+            broker.delete(*leftovers)
         if redis_server:
             stop([redis_server])
 

@@ -12,9 +12,12 @@ os.environ.setdefault("SECURE_COOKIES", "0")
 os.environ.setdefault("STATIC_MANIFEST", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # A Redis database and queue of their own, so tests never meet a developer's `make run` worker.
-# Set, not defaulted: the real-worker tests empty this database, which must never be REDIS_URL's.
+# Set, not defaulted: tests must never touch the database REDIS_URL names for `make run`.
 os.environ["REDIS_URL"] = os.environ.get("COLORSITE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
-os.environ["COLORSITE_QUEUE"] = "colorsite-tests"
+# A queue per test run (worker processes inherit the name), so two runs side by side never take
+# each other's tasks.
+os.environ.setdefault("COLORSITE_TEST_QUEUE", f"colorsite-tests-{os.getpid()}")
+os.environ["COLORSITE_QUEUE"] = os.environ["COLORSITE_TEST_QUEUE"]
 
 from colorsite.settings import *  # noqa: E402,F401,F403
 
