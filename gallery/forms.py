@@ -8,7 +8,7 @@ from django.contrib.auth.forms import UserCreationForm
 from ml.images import InvalidImage
 
 from . import imaging
-from .models import MAX_WORKING_SIZE, MIN_WORKING_SIZE, WORKING_SIZE_CHOICES
+from .models import MAX_WORKING_SIZE, MIN_WORKING_SIZE
 
 
 def megabytes(n: int) -> str:
@@ -42,7 +42,6 @@ class RecolourForm(forms.Form):
     working_size = forms.IntegerField(min_value=MIN_WORKING_SIZE, max_value=MAX_WORKING_SIZE,
                                       help_text="the size the model sees; larger keeps finer colour detail, slower")
 
-    choices = WORKING_SIZE_CHOICES
 
 
 class VisibilityForm(forms.Form):
