@@ -1,8 +1,9 @@
 """The JSON API: upload, status, list, download — the pages' validation and ownership rules.
 
-Authentication is the site's session (log in through /accounts/login/, send the
-csrftoken cookie back as the X-CSRFToken header on POST).  Errors are JSON with
-an "error" key and a matching HTTP status; somebody else's private photo is 404.
+Authentication: a token from /account/api-token/ sent as ``Authorization: Bearer
+<token>`` (gallery.middleware), or the site's session (then POSTs need the
+csrftoken cookie's value in an X-CSRFToken header).  Errors are JSON with an
+"error" key and a matching HTTP status; somebody else's private photo is 404.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def api_login_required(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not request.user.is_authenticated:
-            return JsonResponse({"error": "log in first (session authentication)"}, status=401)
+            return JsonResponse({"error": "authenticate with an API token or a session"}, status=401)
         return view(request, *args, **kwargs)
     return wrapped
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("photos/<uuid:photo_id>/delete/", views.photo_delete, name="gallery-photo-delete"),
     path("photos/<uuid:photo_id>/recolour/", views.photo_recolour, name="gallery-photo-recolour"),
     path("photos/<uuid:photo_id>/visibility/", views.photo_visibility, name="gallery-photo-visibility"),
+    path("account/api-token/", views.api_token, name="gallery-api-token"),
     path("api/photos/", api.photos, name="api-photos"),
     path("api/photos/status/", api.status, name="api-status"),
     path("api/photos/<uuid:photo_id>/", api.photo, name="api-photo"),

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .forms import PhotoFileForm, RecolourForm, SignupForm, VisibilityForm
-from .models import DEFAULT_WORKING_SIZE, WORKING_SIZE_CHOICES, Photo, file_version
+from .models import DEFAULT_WORKING_SIZE, WORKING_SIZE_CHOICES, ApiToken, Photo, file_version
 
 
 def own_photo(request, photo_id) -> Photo:
@@ -54,6 +54,15 @@ def signup(request):
         login(request, form.save())
         return redirect("gallery-upload")
     return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_token(request):
+    """Issue a token for the JSON API; it is shown once, and a new one revokes the old."""
+    token = ApiToken.issue(request.user) if request.method == "POST" else None
+    has_token = token is not None or ApiToken.objects.filter(user=request.user).exists()
+    return render(request, "gallery/api_token.html", {"token": token, "has_token": has_token})
 
 
 @login_required

@@ -5,7 +5,9 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from gallery.models import Photo
+from django.test import Client
+
+from gallery.models import ApiToken, Photo
 from gallery.tasks import colorize_photo
 from tests.site_fixtures import make_photo, upload_file
 
@@ -14,7 +16,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 def test_the_api_wants_a_login(client):
     response = client.get(reverse("api-photos"))
-    assert response.status_code == 401 and response.json() == {"error": "log in first (session authentication)"}
+    assert response.status_code == 401 and response.json() == {"error": "authenticate with an API token or a session"}
 
 
 def test_upload_accepts_good_files_and_reports_each_bad_one(owner_client, image_bytes,
@@ -86,3 +88,45 @@ def test_get_only_endpoints_refuse_post(owner_client, users):
     photo = Photo.create_from_upload(users.owner, "m.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
     assert owner_client.post(reverse("api-photo", args=[photo.pk])).status_code == 405
     assert owner_client.post(reverse("api-status")).status_code == 405
+
+
+# -- token authentication ------------------------------------------------------------------------------
+
+def test_a_script_uploads_and_downloads_with_a_token_and_no_csrf_token(users, image_bytes, fake_colorizer):
+    key = ApiToken.issue(users.owner)
+    script = Client(enforce_csrf_checks=True, headers={"Authorization": f"Bearer {key}"})
+    response = script.post(reverse("api-photos"), {"file": upload_file("a.png", image_bytes())})
+    assert response.status_code == 201
+    photo_id = response.json()["photos"][0]["id"]
+    assert Photo.objects.get(pk=photo_id).owner == users.owner
+    colorize_photo(photo_id)
+    assert script.get(reverse("api-photo", args=[photo_id])).json()["status"] == "done"
+    assert script.get(reverse("api-photo-download", args=[photo_id, "result"])).status_code == 200
+    assert [p["id"] for p in script.get(reverse("api-photos")).json()["photos"]] == [photo_id]
+
+
+def test_a_wrong_token_is_401(users):
+    ApiToken.issue(users.owner)
+    response = Client(headers={"Authorization": "Bearer not-the-token"}).get(reverse("api-photos"))
+    assert response.status_code == 401 and response.json() == {"error": "the API token is not valid"}
+
+
+def test_a_token_sees_only_its_owners_private_photos(users):
+    theirs = Photo.create_from_upload(users.other, "t.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
+    script = Client(headers={"Authorization": f"Bearer {ApiToken.issue(users.owner)}"})
+    assert script.get(reverse("api-photo", args=[theirs.pk])).status_code == 404
+
+
+def test_a_token_opens_only_the_api(users):
+    script = Client(headers={"Authorization": f"Bearer {ApiToken.issue(users.owner)}"})
+    assert script.get(reverse("gallery-list")).status_code == 302  # pages still want a login
+
+
+def test_the_token_page_shows_a_new_token_once_and_replaces_the_old(owner_client, users):
+    first = ApiToken.issue(users.owner)
+    response = owner_client.post(reverse("gallery-api-token"))
+    new = response.context["token"]
+    assert new and new != first and new in response.content.decode()
+    assert ApiToken.user_for(first) is None and ApiToken.user_for(new) == users.owner
+    assert ApiToken.objects.get().key_hash != new  # only a hash is stored
+    assert new not in owner_client.get(reverse("gallery-api-token")).content.decode()
