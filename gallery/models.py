@@ -24,17 +24,13 @@ from django.utils import timezone
 from PIL import Image
 
 from ml.images import InvalidImage, open_image
+# The engine's render-size bounds; ml.inference imports Keras only when a Colorizer is built.
+from ml.inference import DEFAULT_WORKING_SIZE, MAX_WORKING_SIZE, MIN_WORKING_SIZE
 
 from . import imaging
 
 log = logging.getLogger(__name__)
 
-# The engine's render-size bounds (ml.inference.MIN/MAX_WORKING_SIZE, DEFAULT_WORKING_SIZE), copied
-# because importing ml.inference imports Keras, which the web process must not pay for;
-# tests/test_site_models.py holds the copies equal to the originals.
-MIN_WORKING_SIZE = 32
-MAX_WORKING_SIZE = 2048
-DEFAULT_WORKING_SIZE = 256
 WORKING_SIZE_CHOICES = (128, 256, 384, 512, 768, 1024)
 
 

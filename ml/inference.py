@@ -17,7 +17,7 @@ from PIL import Image
 
 from . import bins, color
 from .images import DEFAULT_MAX_PIXELS, InvalidImage, open_image
-from .models import INPUT_MULTIPLE, OUTPUT_STRIDE
+from .grid import INPUT_MULTIPLE, OUTPUT_STRIDE
 
 DEFAULT_WORKING_SIZE = 256
 MIN_WORKING_SIZE = 32
@@ -49,7 +49,9 @@ class Colorizer:
 
     def __init__(self, model_dir: str | Path, *, working_size: int = DEFAULT_WORKING_SIZE,
                  temperature: float | None = None):
-        import keras  # heavy: imported here so that `ml.images` and friends stay light
+        import keras  # heavy: imported here so that importing this module stays light
+
+        from . import models  # noqa: F401  registers the custom layers the saved model names
 
         self.model_dir = Path(model_dir)
         self.info = read_model_info(self.model_dir)
@@ -141,4 +143,5 @@ def check_working_size(size: int) -> int:
     return size
 
 
-__all__ = ["Colorizer", "InvalidImage", "ModelNotAvailable", "DEFAULT_WORKING_SIZE", "read_model_info"]
+__all__ = ["Colorizer", "InvalidImage", "ModelNotAvailable", "DEFAULT_WORKING_SIZE", "MIN_WORKING_SIZE",
+           "MAX_WORKING_SIZE", "check_working_size", "read_model_info"]

@@ -20,10 +20,9 @@ import numpy as np
 from keras import layers, ops
 
 from . import bins
+from .grid import INPUT_MULTIPLE, OUTPUT_STRIDE  # noqa: F401  (re-exported)
 
 FAMILIES = ("regression", "classification")
-OUTPUT_STRIDE = 4
-INPUT_MULTIPLE = 8
 
 
 @keras.saving.register_keras_serializable(package="colorsite")

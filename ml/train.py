@@ -25,7 +25,8 @@ import numpy as np
 
 from . import bins, color, metrics
 from . import data as _dataset  # `data` is a keyword below
-from .models import FAMILIES, OUTPUT_STRIDE, RebalancedSoftCrossEntropy, build_model, parameter_count
+from .grid import OUTPUT_STRIDE
+from .models import FAMILIES, RebalancedSoftCrossEntropy, build_model, parameter_count
 
 TEMPERATURES = (0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0)
 

@@ -16,7 +16,7 @@ def landscape_root() -> Path:
     return dataset_root()
 
 
-def test_photo(index: int = 0) -> np.ndarray:
+def landscape_photo(index: int = 0) -> np.ndarray:
     """A real held-out landscape photo as uint8 RGB."""
     from ml.data import split_files
     with Image.open(split_files(landscape_root(), "test")[index]) as im:

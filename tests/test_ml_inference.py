@@ -9,7 +9,7 @@ from PIL import Image
 from ml import color
 from ml.images import InvalidImage, open_image
 from ml.inference import Colorizer, ModelNotAvailable
-from tests.ml_support import REPO, test_photo, write_tiny_model
+from tests.ml_support import REPO, landscape_photo, write_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_output_has_the_input_size_and_keeps_its_lightness(colorizer, size):
 
 
 def test_a_large_photo_is_predicted_at_the_working_size_and_merged_at_full_size(colorizer):
-    rgb = np.repeat(np.repeat(test_photo(0), 16, axis=0), 16, axis=1)  # 2400 x 2400
+    rgb = np.repeat(np.repeat(landscape_photo(0), 16, axis=0), 16, axis=1)  # 2400 x 2400
     out = np.asarray(colorizer.colorize(Image.fromarray(rgb), working_size=128))
     assert out.shape == rgb.shape
     # fine detail survives: the lightness of the output is the original's, not an upsampled one
@@ -39,7 +39,7 @@ def test_a_large_photo_is_predicted_at_the_working_size_and_merged_at_full_size(
 
 @pytest.mark.parametrize("mode", ["L", "P", "RGBA", "LA", "CMYK", "I;16", "1", "I", "F"])
 def test_every_common_mode_is_coloured(colorizer, mode):
-    src = Image.fromarray(test_photo(1))
+    src = Image.fromarray(landscape_photo(1))
     im = src.convert("L").convert(mode) if mode in ("I;16", "I", "F", "1") else src.convert(mode)
     out = colorizer.colorize(im)
     assert out.mode == "RGB" and out.size == src.size
@@ -49,7 +49,7 @@ def test_exif_orientation_is_applied(colorizer):
     buf = io.BytesIO()
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise to display
-    Image.fromarray(test_photo(2)[:, :100]).save(buf, "JPEG", exif=exif)
+    Image.fromarray(landscape_photo(2)[:, :100]).save(buf, "JPEG", exif=exif)
     assert colorizer.colorize(buf.getvalue()).size == (150, 100)
 
 
@@ -77,7 +77,7 @@ def _bomb() -> bytes:
 
 def _truncated_jpeg() -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(test_photo(3)).save(buf, "JPEG")
+    Image.fromarray(landscape_photo(3)).save(buf, "JPEG")
     return buf.getvalue()[:1500]
 
 
@@ -119,7 +119,7 @@ def test_missing_model_is_reported(tmp_path):
 def test_cli_colours_good_files_and_reports_bad_ones(tmp_path):
     model = write_tiny_model(tmp_path / "model")
     good = tmp_path / "good.png"
-    Image.fromarray(test_photo(4)).convert("L").save(good)
+    Image.fromarray(landscape_photo(4)).convert("L").save(good)
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"PK\x03\x04 a zip file")
     run = subprocess.run([sys.executable, "-m", "ml", "colorize", str(bad), str(good), "--model", str(model),

@@ -176,12 +176,3 @@ def test_importing_the_task_module_does_not_import_keras():
     out = subprocess.run([sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True,
                          env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.site_settings"})
     assert out.stdout.strip() == "False False", out.stderr
-
-
-def test_the_working_size_bounds_match_the_engine():
-    import ml.inference
-
-    from gallery import models
-
-    assert (models.MIN_WORKING_SIZE, models.MAX_WORKING_SIZE, models.DEFAULT_WORKING_SIZE) == (
-        ml.inference.MIN_WORKING_SIZE, ml.inference.MAX_WORKING_SIZE, ml.inference.DEFAULT_WORKING_SIZE)
