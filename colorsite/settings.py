@@ -22,6 +22,13 @@ Environment variables (defaults in brackets):
   COLORSITE_PAGE_SIZE        [24] photos per gallery page
   COLORSITE_OPEN_SIGNUP      [on] whether anybody may create an account
   COLORSITE_QUEUE            [colorsite] the Celery queue the web enqueues to and workers read
+  COLORSITE_TRAINING_QUEUE   [<COLORSITE_QUEUE>-training] the queue of training runs started from the staff pages
+  COLORSITE_MODELS_ROOT      [<BASE_DIR>/var/models] where those runs write their model folders (<version id>/)
+  COLORSITE_EVAL_EXAMPLES    [0 = the whole test split, 809 photos] test photos a new version is evaluated on
+  COLORSITE_LEADERBOARD_SIZE [10] the most best / worst photos a leaderboard shows (pictures drawn per version)
+  COLORSITE_TRAINING_TIME_LIMIT [43200] seconds a training run may take (soft; hard limit 1.2 x this)
+  COLORSITE_TRAINING_STALE_AFTER [3600] seconds without news after which a run counts as abandoned
+  COLORSITE_TRAINING_CACHE_DIR [<BASE_DIR>/.cache/ml] decoded-dataset cache for training runs ("" = none)
   SECURE_COOKIES             [on unless DEBUG] session and CSRF cookies only over HTTPS
   BEHIND_TLS_PROXY           [off] trust X-Forwarded-Proto from the proxy in front
   CONN_MAX_AGE               [0] seconds a database connection is kept
@@ -212,6 +219,21 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = env_str("COLORSITE_QUEUE", "colorsite")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- model versions and training from the staff pages -------------------------------------------------
+COLORSITE_MODELS_ROOT = Path(env_str("COLORSITE_MODELS_ROOT", str(BASE_DIR / "var" / "models")))
+# Training runs on a queue of its own, read by a worker of its own, so photos keep being coloured.
+COLORSITE_TRAINING_QUEUE = env_str("COLORSITE_TRAINING_QUEUE", f"{CELERY_TASK_DEFAULT_QUEUE}-training")
+CELERY_TASK_ROUTES = {
+    "gallery.tasks.train_model_version": {"queue": COLORSITE_TRAINING_QUEUE},
+    "gallery.tasks.render_leaderboard": {"queue": COLORSITE_TRAINING_QUEUE},
+}
+COLORSITE_TRAINING_TIME_LIMIT = env_int("COLORSITE_TRAINING_TIME_LIMIT", 12 * 3600, minimum=60)
+COLORSITE_TRAINING_STALE_AFTER = env_int("COLORSITE_TRAINING_STALE_AFTER", 3600, minimum=60)
+COLORSITE_EVAL_EXAMPLES = env_int("COLORSITE_EVAL_EXAMPLES", 0, minimum=0)
+COLORSITE_LEADERBOARD_SIZE = env_int("COLORSITE_LEADERBOARD_SIZE", 10, minimum=1)
+_cache = env_str("COLORSITE_TRAINING_CACHE_DIR", str(BASE_DIR / ".cache" / "ml"))
+COLORSITE_TRAINING_CACHE_DIR = Path(_cache) if _cache else None
 
 # --- security for production -------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)

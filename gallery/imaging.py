@@ -109,13 +109,13 @@ def grey_version(rgb: np.ndarray) -> np.ndarray:
 
 
 def closeness(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> dict[str, float]:
-    """PSNR and colourfulness of a prediction against the true colours (ml.metrics.score).
+    """RMSE_ab, PSNR and colourfulness of a prediction against the true colours (ml.metrics.score).
 
     Both are measured on copies at most METRICS_SIZE pixels on a side, so a 50 MP upload costs
     what a small one does.
     """
     scores = metrics.score(_fit_array(pred_rgb, METRICS_SIZE), _fit_array(true_rgb, METRICS_SIZE))
-    return {"psnr": scores["psnr"], "colourfulness": scores["colourfulness"],
+    return {"rmse_ab": scores["rmse_ab"], "psnr": scores["psnr"], "colourfulness": scores["colourfulness"],
             "colourfulness_true": scores["colourfulness_true"]}
 
 

@@ -2,6 +2,11 @@
 
 State lives in the Photo row, so the task returns nothing (task_ignore_result).
 It is safe to run twice: Photo.claim lets one run through and the other returns.
+
+Training runs started from the staff pages (train_model_version) and the drawing of
+leaderboard pictures (render_leaderboard) go to the training queue
+(COLORSITE_TRAINING_QUEUE, routed in settings), which a worker of its own reads,
+so colouring goes on while a model trains.  Their work is in ModelVersion's methods.
 """
 from __future__ import annotations
 
@@ -9,24 +14,29 @@ import functools
 import logging
 import os
 import socket
+from pathlib import Path
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from django.conf import settings
 
-from .models import Photo
+from .models import ModelVersion, Photo
 
 log = logging.getLogger(__name__)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=2)
 def get_colorizer(model_dir: str):
-    """Load the model once per worker process, on its first task.
+    """Load a model once per worker process, on the first task that needs it.
 
     Called inside the task, never at import: Keras/TensorFlow must not be imported in the
     parent before it forks its pool (TensorFlow hangs in the child), nor in worker_process_init
     (Celery kills its handlers after 4 s, and a model takes longer to load).
+
+    The cache is keyed by the model folder, and every version has a folder of its own (named
+    by its id), so this is a per-version cache.  It holds two: the active version and the one
+    before it, so an activation (or a rollback) loads one model and drops the oldest.
     """
     from ml.inference import Colorizer  # imports Keras: seconds, and only in the worker
 
@@ -44,8 +54,9 @@ def colorize_photo(self, photo_id: str) -> None:
     from ml.inference import ModelNotAvailable
 
     try:
-        colorizer = get_colorizer(str(settings.COLORSITE_MODEL_DIR))
-        photo.colorize(colorizer, model_name=model_label(settings.COLORSITE_MODEL_DIR, colorizer))
+        version, model_dir = active_model()
+        colorizer = get_colorizer(str(model_dir))
+        photo.colorize(colorizer, model_name=model_label(model_dir, colorizer, version), model_version=version)
     except ModelNotAvailable as exc:
         photo.fail(f"the colouring model is not available ({exc})")
     except SoftTimeLimitExceeded:
@@ -63,9 +74,19 @@ def colorize_photo(self, photo_id: str) -> None:
         photo.fail(f"colouring failed unexpectedly ({type(exc).__name__}: {exc})")
 
 
-def model_label(model_dir, colorizer) -> str:
-    """A short label for the model that coloured a photo: its folder name and family."""
-    return f"{model_dir.name} ({colorizer.family})"
+def active_model() -> tuple[ModelVersion | None, Path]:
+    """The active version and its folder, read before every photo (one narrow query).
+
+    This is what lets an admin switch models without restarting workers.  With no version
+    registered yet (a fresh site whose model arrived after its first migrate), COLORSITE_MODEL_DIR.
+    """
+    version = ModelVersion.active()
+    return version, (version.path if version else Path(settings.COLORSITE_MODEL_DIR))
+
+
+def model_label(model_dir, colorizer, version: ModelVersion | None = None) -> str:
+    """A short label for the model that coloured a photo: its version (else folder name) and family."""
+    return f"{version.label if version else Path(model_dir).name} ({colorizer.family})"
 
 
 @shared_task
@@ -75,7 +96,7 @@ def warm_up() -> None:
     Useful after starting a worker (`celery -A colorsite call gallery.tasks.warm_up`); the tests
     and the benchmark send one to each worker's own queue.
     """
-    get_colorizer(str(settings.COLORSITE_MODEL_DIR))
+    get_colorizer(str(active_model()[1]))
 
 
 @worker_ready.connect
@@ -84,3 +105,39 @@ def requeue_abandoned(**kwargs) -> None:
     count = Photo.requeue_abandoned()
     if count:
         log.warning("requeued %d photo(s) abandoned by a worker that stopped mid-way", count)
+    count = ModelVersion.fail_abandoned()
+    if count:
+        log.warning("marked failed %d training run(s) whose worker stopped mid-way", count)
+
+
+# -- the training queue ----------------------------------------------------------------------------
+
+@shared_task(acks_late=False, soft_time_limit=settings.COLORSITE_TRAINING_TIME_LIMIT,
+             time_limit=int(settings.COLORSITE_TRAINING_TIME_LIMIT * 1.2) + 1)
+def train_model_version(version_id: str) -> None:
+    """Train, evaluate and store one version queued from the staff page (ModelVersion.train).
+
+    Acknowledged when it starts, unlike the colouring task: a run takes hours, far beyond the
+    broker's visibility timeout, and a redelivered copy would train a second time into the same
+    folder.  A run whose worker dies is marked failed later (ModelVersion.fail_abandoned).
+    """
+    version = ModelVersion.claim_training(version_id)
+    if version is None:
+        log.info("training run %s is gone, cancelled or taken; nothing to do", version_id)
+        return
+    version.train()
+    if version.state == ModelVersion.READY:
+        version.request_pictures()
+
+
+@shared_task(acks_late=True)
+def render_leaderboard(version_id: str) -> None:
+    """Draw and store a ready version's leaderboard pictures (ModelVersion.render_pictures)."""
+    version = ModelVersion.objects.filter(pk=version_id, state=ModelVersion.READY).first()
+    if version is None:
+        return
+    try:
+        version.render_pictures(get_colorizer(str(version.path)))
+    except Exception:
+        log.exception("leaderboard pictures of version %s failed", version_id)
+        ModelVersion.objects.filter(pk=version_id).update(pictures_state=ModelVersion.PICTURES_FAILED)

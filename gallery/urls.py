@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views
+from . import api, staff_views, views
 
 urlpatterns = [
     path("", views.index, name="gallery-index"),
@@ -17,4 +17,15 @@ urlpatterns = [
     path("api/photos/status/", api.status, name="api-status"),
     path("api/photos/<uuid:photo_id>/", api.photo, name="api-photo"),
     path("api/photos/<uuid:photo_id>/download/<slug:kind>/", api.download, name="api-photo-download"),
+    # staff: evaluation dashboard, training runs, activation and rollback, leaderboards (gallery/staff_views.py)
+    path("staff/", staff_views.dashboard, name="staff-dashboard"),
+    path("staff/train/", staff_views.train, name="staff-train"),
+    path("staff/rollback/", staff_views.rollback, name="staff-rollback"),
+    path("staff/versions/<uuid:version_id>/progress/", staff_views.version_progress, name="staff-version-progress"),
+    path("staff/versions/<uuid:version_id>/cancel/", staff_views.version_cancel, name="staff-version-cancel"),
+    path("staff/versions/<uuid:version_id>/activate/", staff_views.version_activate, name="staff-version-activate"),
+    path("staff/versions/<uuid:version_id>/leaderboard/", staff_views.leaderboard, name="staff-leaderboard"),
+    path("staff/versions/<uuid:version_id>/pictures/<slug:stem>/", staff_views.leaderboard_picture,
+         name="staff-leaderboard-picture"),
+    path("staff/uploads/<uuid:photo_id>/files/<slug:kind>/", staff_views.upload_file, name="staff-upload-file"),
 ]

@@ -153,12 +153,13 @@ class Workers:
         self.env, self.log_dir, self.processes = env, log_dir, {}
         self.queue = env["COLORSITE_QUEUE"]  # unique to this test run (tests/site_settings.py)
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, queues: str | None = None) -> None:
+        """Start worker ``name``; by default it reads this run's queue and a queue of its own."""
         log = open(self.log_dir / f"{name}.log", "wb")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO",
              "--pool=prefork", "--concurrency=1", f"--hostname={name}@%h", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", f"--queues={self.queue},{self.queue}-{name}"],
+             "--without-mingle", "--without-heartbeat", f"--queues={queues or f'{self.queue},{self.queue}-{name}'}"],
             cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def log(self, name: str) -> str:

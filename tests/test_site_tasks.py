@@ -112,6 +112,10 @@ def test_a_missing_file_ends_failed_with_its_reason(photo, fake_colorizer):
 
 
 def test_a_missing_model_ends_failed_with_its_reason(photo, settings, tmp_path):
+    from gallery.models import ModelVersion
+
+    # The worker colours with the active version (else COLORSITE_MODEL_DIR): both point nowhere.
+    ModelVersion.objects.update(directory=str(tmp_path / "no-model"))
     settings.COLORSITE_MODEL_DIR = tmp_path / "no-model"
     tasks.get_colorizer.cache_clear()
     try:
