@@ -56,6 +56,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="colorsite-bench-"))
     env = {
         "SECRET_KEY": "bench-only", "DEBUG": "0", "STATIC_MANIFEST": "0", "ALLOWED_HOSTS": "testserver",
+        "SECURE_COOKIES": "0",  # plain HTTP through the test client: no HTTPS redirect, no Secure cookies
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{scratch / 'bench.sqlite3'}"),
         "MEDIA_ROOT": str(scratch / "media"), "REDIS_URL": "redis://127.0.0.1:6379/12",
         "COLORSITE_QUEUE": "colorsite-bench", "DJANGO_SETTINGS_MODULE": "colorsite.settings",

@@ -97,8 +97,10 @@ def worker_commands(settings, python: str = sys.executable) -> list[list[str]]:
     """The colouring worker and the training worker, each on its own queue and with its own node name."""
     common = [python, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO"]
     return [
+        # --beat: this worker also runs the periodic sweep that re-sends photos whose task was lost
+        # (Redis down or restarted) and takes back photos a dead worker left (gallery.tasks.sweep)
         common + ["--hostname", "colour@%h", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "1"),
-                  "--queues", settings.CELERY_TASK_DEFAULT_QUEUE],
+                  "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--beat"],
         # one run at a time: training takes the whole machine
         common + ["--hostname", "training@%h", "--concurrency", "1", "--queues", settings.COLORSITE_TRAINING_QUEUE],
     ]

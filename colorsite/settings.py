@@ -29,7 +29,13 @@ Environment variables (defaults in brackets):
   COLORSITE_TRAINING_TIME_LIMIT [43200] seconds a training run may take (soft; hard limit 1.2 x this)
   COLORSITE_TRAINING_STALE_AFTER [3600] seconds without news after which a run counts as abandoned
   COLORSITE_TRAINING_CACHE_DIR [<BASE_DIR>/.cache/ml] decoded-dataset cache for training runs ("" = none)
+  COLORSITE_UPLOADS_PER_HOUR [300] photos one person may upload in any hour (0: no limit)
+  COLORSITE_QUOTA_BYTES      [2147483648 = 2 GiB] bytes of uploads one person may keep (0: no limit)
+  COLORSITE_SWEEP_INTERVAL   [60] seconds between sweeps that re-send photos whose task was lost
   SECURE_COOKIES             [on unless DEBUG] session and CSRF cookies only over HTTPS
+  SECURE_SSL_REDIRECT        [as SECURE_COOKIES] redirect plain-HTTP requests to HTTPS
+  SECURE_HSTS_SECONDS        [31536000 when redirecting, else 0] how long browsers keep to HTTPS
+  SECURE_HSTS_PRELOAD        [off] ask to be on the browsers' preload list (hard to undo)
   BEHIND_TLS_PROXY           [off] trust X-Forwarded-Proto from the proxy in front
   CONN_MAX_AGE               [0] seconds a database connection is kept
 """
@@ -181,7 +187,8 @@ MEDIA_URL = "/media-not-served/"
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static"))) if STATIC_MANIFEST else None
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Writes each file under a temporary name and links it into place: never a half-written photo.
+    "default": {"BACKEND": "gallery.storage.AtomicFileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if STATIC_MANIFEST else "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -199,6 +206,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger files spill to a tempora
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
 COLORSITE_PAGE_SIZE = env_int("COLORSITE_PAGE_SIZE", 24, minimum=1)
 COLORSITE_OPEN_SIGNUP = env_bool("COLORSITE_OPEN_SIGNUP", True)
+# Per person (gallery.limits): uploads in any rolling hour, and the bytes of the uploads they keep.
+COLORSITE_UPLOADS_PER_HOUR = env_int("COLORSITE_UPLOADS_PER_HOUR", 300, minimum=0)
+COLORSITE_QUOTA_BYTES = env_int("COLORSITE_QUOTA_BYTES", 2 * 1024 ** 3, minimum=0)
 
 # --- the colouring model ----------------------------------------------------------------------------
 COLORSITE_MODEL_DIR = Path(env_str("COLORSITE_MODEL_DIR", str(BASE_DIR / "models" / "default")))
@@ -210,7 +220,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("COLORSITE_TASK_SOFT_TIME_LIMIT", 300, min
 CELERY_TASK_TIME_LIMIT = int(CELERY_TASK_SOFT_TIME_LIMIT * 1.2) + 1
 # Redis redelivers an unacknowledged message after visibility_timeout; with acks_late a task is
 # acknowledged only when it ends, so this must exceed the hard limit or a long task runs twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2 + 60}
+# The socket timeouts keep a web request from hanging on a Redis that does not answer.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2 + 60,
+                                   "socket_connect_timeout": 2, "socket_timeout": 10}
+# An upload must not wait long on a broker that is down: one quick retry, then the photo stays queued
+# (the web page says it waits) and the sweep below sends it once Redis answers again.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # long ML tasks: a worker takes one at a time
 CELERY_TASK_IGNORE_RESULT = True  # state lives in the Photo row
@@ -219,6 +234,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = env_str("COLORSITE_QUEUE", "colorsite")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The sweep (gallery.tasks.sweep) re-sends queued photos whose message was lost (Redis was down or
+# restarted empty) and takes back photos a dead worker left running.  Run by `celery beat` (or a
+# worker started with -B, as `make run` does); every worker also sweeps once when it starts.
+COLORSITE_SWEEP_INTERVAL = env_int("COLORSITE_SWEEP_INTERVAL", 60, minimum=1)
+CELERY_BEAT_SCHEDULE = {"sweep": {"task": "gallery.tasks.sweep", "schedule": COLORSITE_SWEEP_INTERVAL,
+                                   "options": {"expires": COLORSITE_SWEEP_INTERVAL}}}  # none piles up in a backlog
+CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 
 # --- model versions and training from the staff pages -------------------------------------------------
 COLORSITE_MODELS_ROOT = Path(env_str("COLORSITE_MODELS_ROOT", str(BASE_DIR / "var" / "models")))
@@ -238,6 +260,15 @@ COLORSITE_TRAINING_CACHE_DIR = Path(_cache) if _cache else None
 # --- security for production -------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS only: plain-HTTP requests are redirected, and HSTS tells browsers never to try HTTP again.
+# Both follow SECURE_COOKIES, so development (DEBUG) and the tests (SECURE_COOKIES=0) stay on HTTP.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SESSION_COOKIE_SECURE)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if SECURE_SSL_REDIRECT else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Anybody may submit a domain that sends the preload flag to the browsers' list, and leaving it takes
+# months: that is the operator's decision (SECURE_HSTS_PRELOAD=1), so check --deploy does not nag about it.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 
 LOGGING = {

@@ -16,7 +16,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .models import Photo
-from .views import visible_photo, serve_file, store_uploads
+from .views import WAITING_FOR_QUEUE, serve_file, store_uploads, visible_photo
 
 MAX_STATUS_IDS = 100
 
@@ -35,14 +35,23 @@ def api_login_required(view):
 @require_http_methods(["GET", "POST"])
 def photos(request):
     """GET: the user's photos, newest first, paginated (?page=N).  POST: upload one or more
-    files in the multipart field "file"; 201 when any was accepted, 400 when none was."""
+    files in the multipart field "file"; 201 when any was accepted, 429 (with Retry-After) when
+    the hourly limit turned them away, else 400."""
     if request.method == "POST":
-        accepted, rejected = store_uploads(request)
+        accepted, rejected, allowance = store_uploads(request)
         body = {"photos": [p.to_dict() for p in accepted],
                 "rejected": [{"name": name, "error": message} for name, message in rejected]}
         if not accepted and not rejected:
             body["error"] = 'send one or more files in the multipart field "file"'
-        return JsonResponse(body, status=201 if accepted else 400)
+        if any(p.waiting_for_queue for p in accepted):
+            body["notice"] = WAITING_FOR_QUEUE
+        if accepted:
+            return JsonResponse(body, status=201)
+        if allowance.rate_limited:  # 429 with Retry-After, so a script knows to wait rather than resend
+            response = JsonResponse(dict(body, error=allowance.rate_limited), status=429)
+            response["Retry-After"] = str(allowance.retry_after)
+            return response
+        return JsonResponse(body, status=400)
     paginator = Paginator(Photo.objects.filter(owner=request.user), settings.COLORSITE_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     return JsonResponse({"count": paginator.count, "page": page.number, "pages": paginator.num_pages,

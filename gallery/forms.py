@@ -12,6 +12,8 @@ from .models import MAX_WORKING_SIZE, MIN_WORKING_SIZE
 
 
 def megabytes(n: int) -> str:
+    if n >= 1e9:
+        return f"{n / 1e9:.1f} GB"
     return f"{n / 1e6:.1f} MB" if n < 10e6 else f"{n / 1e6:.0f} MB"
 
 

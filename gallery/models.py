@@ -10,9 +10,11 @@ one is active.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
+import os
 import math
 import secrets
 import shutil
@@ -38,7 +40,7 @@ from ml.images import InvalidImage, open_image
 # The engine's render-size bounds; ml.inference imports Keras only when a Colorizer is built.
 from ml.inference import DEFAULT_WORKING_SIZE, MAX_WORKING_SIZE, MIN_WORKING_SIZE
 
-from . import imaging
+from . import broker, imaging
 
 log = logging.getLogger(__name__)
 
@@ -154,22 +156,69 @@ class Photo(models.Model):
         rgb = np.asarray(image)
         photo.has_colour = imaging.has_colour(rgb)
         data, ext = imaging.encode(image, lossless=source_format not in imaging.LOSSY_FORMATS)
-        photo.original.name = photo._store("original", ext, data)
-        preview, thumb = imaging.renditions(image)
-        photo.preview.name = photo._store("preview", "jpg", imaging.jpeg(preview))
-        photo.thumb.name = photo._store("thumb", "jpg", imaging.jpeg(thumb))
-        if photo.has_colour:  # the slider's "before": the grey version the model will see
-            grey = Image.fromarray(imaging.grey_version(np.asarray(preview)))
-            photo.grey_preview.name = photo._store("grey", "jpg", imaging.jpeg(grey))
+        try:
+            photo.original.name = photo._store("original", ext, data)
+            preview, thumb = imaging.renditions(image)
+            photo.preview.name = photo._store("preview", "jpg", imaging.jpeg(preview))
+            photo.thumb.name = photo._store("thumb", "jpg", imaging.jpeg(thumb))
+            if photo.has_colour:  # the slider's "before": the grey version the model will see
+                grey = Image.fromarray(imaging.grey_version(np.asarray(preview)))
+                photo.grey_preview.name = photo._store("grey", "jpg", imaging.jpeg(grey))
+        except OSError:  # the storage failed: leave nothing behind for a photo that will not exist
+            _delete_files(getattr(photo, field).name for field in cls.FILE_KINDS.values())
+            raise
         with transaction.atomic():
             photo.save()
             photo.enqueue()
         return photo
 
+    # Set on an instance whose colouring could not be queued (Redis down): it is kept, queued, and waits.
+    waiting_for_queue = False
+
     def enqueue(self):
+        """Send the photo to the workers once the current transaction commits (like delay_on_commit).
+
+        When Redis cannot be reached the upload is not lost: the photo stays queued, the instance's
+        ``waiting_for_queue`` tells the page to say so, and the sweep (resend_lost) sends it when
+        Redis answers again.
+        """
+        transaction.on_commit(self._send)
+
+    def _send(self) -> None:
+        from kombu.exceptions import OperationalError
+
         from .tasks import colorize_photo  # tasks imports models
 
-        colorize_photo.delay_on_commit(str(self.pk))
+        try:
+            colorize_photo.delay(str(self.pk))
+            broker.mark_sent(self.pk, lost_after())
+        except (OperationalError, *broker.ERRORS) as exc:
+            log.warning("photo %s is kept but could not be queued (%s); the sweep will send it", self.pk, exc)
+            self.waiting_for_queue = True
+
+    @classmethod
+    def resend_lost(cls) -> int:
+        """Send again every queued photo whose message may be lost; returns how many were sent.
+
+        Each send leaves a mark in Redis that lasts as long as a photo may take (broker.mark_sent).
+        A queued photo without a mark has no message on its way: Redis was down when it was
+        uploaded, or restarted without its data (and the marks went with the messages).  Sending
+        one twice is harmless: claim lets one run through.  Raises if Redis is still down.
+        """
+        from .tasks import colorize_photo
+
+        count, seconds = 0, lost_after()
+        queued = list(cls.objects.filter(status=cls.QUEUED).values_list("pk", flat=True))
+        for start in range(0, len(queued), 500):
+            chunk = queued[start:start + 500]
+            pipe = broker.client().pipeline(transaction=False)
+            for pk in chunk:
+                pipe.set(broker.sent_key(pk), 1, ex=seconds, nx=True)
+            for pk, unmarked in zip(chunk, pipe.execute()):
+                if unmarked:
+                    colorize_photo.delay(str(pk))
+                    count += 1
+        return count
 
     # -- the worker's side ---------------------------------------------------------------------------
 
@@ -209,6 +258,76 @@ class Photo(models.Model):
                     cls(pk=pk).enqueue()
                     count += 1
         return count
+
+    @classmethod
+    def requeue_after_lost_worker(cls, pk, node: str) -> str | None:
+        """A worker process of ``node`` died while colouring this photo: queue it again now.
+
+        Called by the worker's main process when its pool process is killed (SIGKILL, out of
+        memory), so the photo does not wait for the time limit.  A photo whose worker dies
+        LOST_WORKER_LIMIT times in a day is failed instead (it may need more memory than a worker
+        has), so one photo cannot kill workers forever.  Returns the new status, or None if the
+        photo was not left running by that node.
+        """
+        with transaction.atomic():
+            photo = cls.objects.select_for_update().filter(pk=pk, status=cls.RUNNING,
+                                                           worker__startswith=f"{node}:").first()
+            if photo is None:
+                return None
+            try:
+                deaths = broker.client().incr(broker.key("lost", pk))
+                broker.client().expire(broker.key("lost", pk), 24 * 3600)
+            except broker.ERRORS:
+                deaths = 1
+            photo.remove_stray_files()
+            if deaths >= LOST_WORKER_LIMIT:
+                photo.fail(f"the worker colouring this photo stopped unexpectedly {deaths} times; it may be "
+                           "too large for the workers' memory")
+                return cls.FAILED
+            cls.objects.filter(pk=pk).update(status=cls.QUEUED, started=None)
+            photo.enqueue()
+        return cls.QUEUED
+
+    @classmethod
+    def requeue_left_by(cls, node: str) -> int:
+        """Queue again the photos this worker node left running when it was killed; returns how many.
+
+        A node name (``w1@host``) belongs to one running worker at a time, so a worker starting
+        under it finds anything still running under that name abandoned, unless the process that
+        took it is somehow still alive on this machine.  Found at once, rather than after the
+        time limit (requeue_abandoned, which covers workers that never come back).
+        """
+        count = 0
+        for pk, worker in cls.objects.filter(status=cls.RUNNING, worker__startswith=f"{node}:").values_list(
+                "pk", "worker"):
+            if _process_alive(worker.rsplit(":", 1)[-1]):
+                continue
+            with transaction.atomic():
+                photo = cls.objects.select_for_update().filter(pk=pk, status=cls.RUNNING, worker=worker).first()
+                if photo is not None:
+                    photo.remove_stray_files()
+                    cls.objects.filter(pk=pk).update(status=cls.QUEUED, started=None)
+                    photo.enqueue()
+                    count += 1
+        return count
+
+    def remove_stray_files(self) -> None:
+        """Delete files in the photo's folder that its row does not name.
+
+        They are what a run that failed or was killed wrote before it could record its result
+        (a result without its thumbnail, a temporary file).  Call only while holding the photo
+        (running, claimed by this caller, or left by a dead worker): then no live run is writing.
+        """
+        fresh = Photo.objects.filter(pk=self.pk).values(*self.FILE_KINDS.values()).first()
+        if fresh is None:
+            return
+        keep = {name for name in fresh.values() if name}
+        folder = f"photos/{self.pk}"
+        try:
+            _, files = default_storage.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        _delete_files(f"{folder}/{name}" for name in files if f"{folder}/{name}" not in keep)
 
     def colorize(self, colorizer, model_name: str = "", model_version: "ModelVersion | None" = None) -> None:
         """Colour the stored original with a loaded ml.inference.Colorizer and record the result.
@@ -351,8 +470,17 @@ class Photo(models.Model):
         }
 
     def _store(self, kind: str, ext: str, data: bytes) -> str:
-        """Save bytes under photos/<id>/<kind>-<random>.<ext>; the random part makes each version's URL new."""
-        return default_storage.save(f"photos/{self.pk}/{kind}-{secrets.token_hex(4)}.{ext}", ContentFile(data))
+        """Save bytes under photos/<id>/<kind>-<random>.<ext>; the random part makes each version's URL new.
+
+        The storage never shows a half-written file under its name (gallery.storage), and the
+        stored size is checked here, so a storage that cut the file short raises OSError (and the
+        task retries) before any row can name it.
+        """
+        name = default_storage.save(f"photos/{self.pk}/{kind}-{secrets.token_hex(4)}.{ext}", ContentFile(data))
+        if default_storage.size(name) != len(data):
+            _delete_files([name])
+            raise OSError(errno.EIO, f"the storage kept {name} incomplete")
+        return name
 
 
 class ApiToken(models.Model):
@@ -386,6 +514,25 @@ def _sha256(text: str) -> str:
 
 def file_version(name: str) -> str:
     return PurePath(name).stem.rsplit("-", 1)[-1]
+
+
+# A photo whose worker process dies this many times in a day is failed rather than queued again.
+LOST_WORKER_LIMIT = 3
+
+
+def lost_after() -> int:
+    """Seconds after which a photo still queued or running has surely lost its message or its worker."""
+    return settings.CELERY_TASK_TIME_LIMIT + 30
+
+
+def _process_alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _delete_files(names) -> None:

@@ -17,11 +17,13 @@ import socket
 from pathlib import Path
 
 from celery import shared_task
+from billiard.exceptions import WorkerLostError
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_ready
+from celery.signals import task_failure, worker_ready
 from django.conf import settings
 
-from .models import ModelVersion, Photo
+from . import broker
+from .models import ModelVersion, Photo, lost_after
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ def colorize_photo(self, photo_id: str) -> None:
         version, model_dir = active_model()
         colorizer = get_colorizer(str(model_dir))
         photo.colorize(colorizer, model_name=model_label(model_dir, colorizer, version), model_version=version)
+        if photo.status == Photo.DONE:
+            log.info("photo %s coloured by %s", photo_id, photo.worker)
     except ModelNotAvailable as exc:
         photo.fail(f"the colouring model is not available ({exc})")
     except SoftTimeLimitExceeded:
@@ -64,11 +68,16 @@ def colorize_photo(self, photo_id: str) -> None:
     except OSError as exc:
         # Storage trouble (a full or unmounted media volume, a network file system hiccup) is
         # transient: give the photo back to the queue and retry with backoff, then give up.
+        # Whatever this run managed to write goes first, so no row ever names a partial result.
+        photo.remove_stray_files()
         if self.request.retries >= self.max_retries:
             photo.fail(f"the photo could not be stored ({exc})")
             return
         photo.release()
-        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 2))
+        countdown = 2 ** (self.request.retries + 2)
+        # The retry is a message on its way: the sweep must not send another (nor reset the count).
+        broker.mark_sent(photo_id, countdown + lost_after())
+        raise self.retry(exc=exc, countdown=countdown)
     except Exception as exc:
         log.exception("colouring photo %s failed", photo_id)
         photo.fail(f"colouring failed unexpectedly ({type(exc).__name__}: {exc})")
@@ -108,6 +117,56 @@ def requeue_abandoned(**kwargs) -> None:
     count = ModelVersion.fail_abandoned()
     if count:
         log.warning("marked failed %d training run(s) whose worker stopped mid-way", count)
+
+
+# -- taking back what faults left behind ----------------------------------------------------------
+
+@shared_task(ignore_result=True)
+def sweep() -> None:
+    """Re-send queued photos whose message was lost, and take back photos a dead worker left running.
+
+    Run every COLORSITE_SWEEP_INTERVAL seconds by celery beat (settings.CELERY_BEAT_SCHEDULE;
+    `make run` starts its worker with -B).  Both halves are conditional per photo, so sweeps on
+    several machines at once send each photo once between them.
+    """
+    abandoned = Photo.requeue_abandoned()
+    resent = Photo.resend_lost()
+    if abandoned or resent:
+        log.warning("sweep: requeued %d photo(s) left running by a dead worker, re-sent %d queued photo(s) "
+                    "whose message was lost", abandoned, resent)
+
+
+@worker_ready.connect
+def sweep_on_start(sender=None, **kwargs) -> None:
+    """A starting worker takes back what its own previous run left running, then sweeps.
+
+    Without this, photos a killed worker was colouring would wait for the time limit, and photos
+    uploaded while Redis was down would wait for the first periodic sweep.
+    """
+    node = getattr(sender, "hostname", None)
+    count = Photo.requeue_left_by(node) if node else 0
+    if count:
+        log.warning("requeued %d photo(s) this worker (%s) was colouring when it was stopped", count, node)
+    try:
+        sweep()
+    except broker.ERRORS:
+        log.warning("Redis is not answering; the periodic sweep will send the queued photos", exc_info=True)
+
+
+@task_failure.connect
+def take_back_from_lost_process(sender=None, exception=None, args=None, **kwargs) -> None:
+    """A pool process died mid-photo (SIGKILL, out of memory): queue the photo again now.
+
+    Runs in the worker's main process, which survives its pool process and knows which task it
+    lost.  (With acks_late, Celery acknowledges a task whose process was lost, so no redelivery
+    would come; and the photo would stay running until the time limit.)
+    """
+    if getattr(sender, "name", None) != colorize_photo.name or not isinstance(exception, WorkerLostError):
+        return
+    node = getattr(sender.request, "hostname", None) or ""
+    if args and node:
+        status = Photo.requeue_after_lost_worker(args[0], node)
+        log.warning("the process colouring photo %s died (%s); photo now %s", args[0], exception, status)
 
 
 # -- the training queue ----------------------------------------------------------------------------

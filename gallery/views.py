@@ -1,6 +1,8 @@
 """Pages: thin function views.  Access helper -> form -> one model method -> redirect or render."""
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -11,7 +13,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .forms import PhotoFileForm, RecolourForm, SignupForm, VisibilityForm
+from .limits import Allowance
 from .models import DEFAULT_WORKING_SIZE, WORKING_SIZE_CHOICES, ApiToken, Photo, file_version
+
+log = logging.getLogger(__name__)
+
+# Shown when an upload was stored but its colouring could not be queued (Redis is down): it waits.
+WAITING_FOR_QUEUE = ("Your photos are saved and waiting: the colouring queue cannot be reached right now. "
+                     "They will be coloured automatically as soon as it is back; nothing needs to be sent again.")
+STORAGE_FAILED = "the photo could not be saved: the server's storage failed; please send it again later"
 
 
 def own_photo(request, photo_id) -> Photo:
@@ -24,21 +34,33 @@ def visible_photo(request, photo_id) -> Photo:
     return get_object_or_404(Photo.objects.visible_to(request.user), pk=photo_id)
 
 
-def store_uploads(request) -> tuple[list[Photo], list[tuple[str, str]]]:
+def store_uploads(request) -> tuple[list[Photo], list[tuple[str, str]], Allowance]:
     """Check every file of the request on its own and store the good ones.
 
-    Returns the new photos and (file name, message) for each file turned away; one bad file
-    never stops the others.  Shared by the upload page and the JSON API.
+    Returns the new photos, (file name, message) for each file turned away, and the person's
+    upload allowance (gallery.limits); one bad file never stops the others.  The limits are
+    checked before a file is decoded.  Shared by the upload page and the JSON API.
     """
     photos, rejected = [], []
+    allowance = Allowance(request.user)
     for upload in request.FILES.getlist("file"):
+        refusal = allowance.refusal(upload.size)
+        if refusal:
+            rejected.append((upload.name, refusal))
+            continue
         form = PhotoFileForm(files={"file": upload})
-        if form.is_valid():
+        if not form.is_valid():
+            allowance.give_back(upload.size)
+            rejected.append((upload.name, form.error_message()))
+            continue
+        try:
             photos.append(Photo.create_from_upload(request.user, upload.name, form.image, form.source_format,
                                                    upload.size))
-        else:
-            rejected.append((upload.name, form.error_message()))
-    return photos, rejected
+        except OSError:
+            log.exception("storing an upload of %s failed", request.user)
+            allowance.give_back(upload.size)
+            rejected.append((upload.name, STORAGE_FAILED))
+    return photos, rejected, allowance
 
 
 def index(request):
@@ -70,15 +92,18 @@ def api_token(request):
 def upload(request):
     """The upload page; a POST is the no-JavaScript fallback (the page's script uses the API)."""
     if request.method == "POST":
-        photos, rejected = store_uploads(request)
+        photos, rejected, _ = store_uploads(request)
         for name, message in rejected:
             messages.error(request, f"{name}: {message}")
         if photos:
             messages.success(request, f"{len(photos)} photo(s) queued for colouring.")
+        if any(photo.waiting_for_queue for photo in photos):
+            messages.warning(request, WAITING_FOR_QUEUE)
         return redirect("gallery-upload")
     recent = Photo.objects.filter(owner=request.user).for_listing()[:12]
     return render(request, "gallery/upload.html", {"recent": recent, "max_bytes": settings.COLORSITE_MAX_UPLOAD_BYTES,
-                                                   "max_megapixels": settings.COLORSITE_MAX_PIXELS // 1_000_000})
+                                                   "max_megapixels": settings.COLORSITE_MAX_PIXELS // 1_000_000,
+                                                   "allowance": Allowance(request.user)})
 
 
 @login_required
@@ -120,7 +145,12 @@ def serve_file(request, photo: Photo, kind: str, *, download: bool) -> FileRespo
     file = photo.file_field(kind)
     if file is None:
         raise Http404("no such file for this photo")
-    response = FileResponse(file.open("rb"), as_attachment=download,
+    try:
+        opened = file.open("rb")
+    except FileNotFoundError:  # the storage lost it (a restored backup, a volume not mounted): not a 500
+        log.error("photo %s names %s, which the storage does not have", photo.pk, file.name)
+        raise Http404("the file is missing") from None
+    response = FileResponse(opened, as_attachment=download,
                             filename=photo.download_name(kind) if download else "")
     # A versioned URL never changes content (a re-colour writes a new name), so it caches for good.
     fresh = request.GET.get("v") == file_version(file.name)

@@ -101,6 +101,11 @@
         var photo = body.photos[0];
         line.className = "accepted";
         line.textContent = file.name + ": queued for colouring";
+        if (body.notice) {  // stored, but Redis is down: it waits and is coloured once the queue is back
+          line.className = "accepted waiting";
+          line.textContent = file.name + ": saved and waiting; the colouring queue cannot be reached right now, " +
+            "and it will be coloured as soon as it is back";
+        }
         var grid = document.getElementById("recent");
         var empty = grid.querySelector(".empty");
         if (empty) empty.remove();

@@ -1,0 +1,53 @@
+"""The Redis behind Celery, for the few short-lived keys the site keeps there itself.
+
+* ``<queue>:sent:<photo id>``: a colouring message for the photo was published recently
+  (gallery.models.Photo.enqueue); the sweep re-sends queued photos that have none.
+* ``<queue>:lost:<photo id>``: how often a worker process died colouring the photo today.
+* ``<queue>:uploads:<user id>``: when a person's recent uploads arrived (gallery.limits).
+
+Keys start with the site's queue name (COLORSITE_QUEUE), like its messages, so two sites on
+one Redis (or two test runs) never read each other's.  Every key expires by itself, and losing
+them all (Redis restarted empty) is safe: the sweep then re-sends every queued photo, which is
+right, since the messages were lost too.  Callers treat Redis errors as "Redis is down" and
+carry on without it.
+"""
+from __future__ import annotations
+
+import functools
+
+import redis
+from django.conf import settings
+
+# What a Redis that is down, restarting or unreachable raises (redis-py wraps most socket errors).
+ERRORS = (redis.RedisError, OSError)
+
+
+@functools.cache
+def _client(url: str) -> redis.Redis:
+    # Short timeouts: a web request must not hang on a Redis that does not answer.
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+
+
+def client() -> redis.Redis:
+    return _client(settings.REDIS_URL)
+
+
+def key(kind: str, ident) -> str:
+    return f"{settings.CELERY_TASK_DEFAULT_QUEUE}:{kind}:{ident}"
+
+
+def sent_key(photo_id) -> str:
+    return key("sent", photo_id)
+
+
+def mark_sent(photo_id, seconds: int) -> None:
+    """Remember for ``seconds`` that a message for this photo is in the queue."""
+    client().set(sent_key(photo_id), 1, ex=seconds)
+
+
+def claim_resend(photo_id, seconds: int) -> bool:
+    """True when no message for this photo was sent in the last ``seconds`` (and note one now).
+
+    SET NX makes two sweeps running at once re-send a photo once between them.
+    """
+    return bool(client().set(sent_key(photo_id), 1, ex=seconds, nx=True))

@@ -1,0 +1,100 @@
+"""Per-person upload limits: how many photos in any hour, and how many bytes of uploads they keep.
+
+They protect the workers and the disk from one account (a script in a loop, a leaked API
+token) and say in plain words what was refused and why.  store_uploads (gallery.views) asks
+an Allowance about each file before decoding it, so a refused file costs us nothing.
+
+* **Rate**: photos accepted in the last hour, COLORSITE_UPLOADS_PER_HOUR.  Counted in Redis
+  (a sorted set of arrival times per person), not from the Photo rows, so deleting photos does
+  not make room to upload more; adding and counting happen in one MULTI, so parallel requests
+  cannot slip past the limit together.  When Redis does not answer, uploads must still be
+  accepted (they wait as queued), so the count falls back to the person's photos of the last hour.
+* **Quota**: bytes of the uploads a person keeps (Photo.upload_bytes), COLORSITE_QUOTA_BYTES.
+  Deleting photos frees it at once.  Parallel requests can each pass the check before the
+  other's row exists, so the quota can be passed by at most the files in flight (25 MB each).
+"""
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+
+from . import broker
+from .forms import megabytes
+from .models import Photo
+
+WINDOW = 3600  # seconds
+
+
+class Allowance:
+    """What one person may still upload; ask ``refusal(size)`` per file, ``give_back()`` if it is then refused."""
+
+    def __init__(self, user):
+        self.user = user
+        self.per_hour = settings.COLORSITE_UPLOADS_PER_HOUR
+        self.quota = settings.COLORSITE_QUOTA_BYTES
+        self.used_bytes = (Photo.objects.filter(owner=user).aggregate(total=Sum("upload_bytes"))["total"] or 0
+                           if self.quota else 0)
+        self.rate_limited = ""  # why a file was refused for the rate, if one was: the API answers 429
+        self.retry_after = 0  # seconds until the rate limit lets the next file through
+        self._entry = None  # the rate counter's entry for the file being checked
+
+    def refusal(self, size: int) -> str | None:
+        """None when a file of ``size`` bytes may be stored (and it is counted), else why not."""
+        if self.quota and self.used_bytes + size > self.quota:
+            return (f"this file ({megabytes(size)}) would take you over your storage quota: your photos use "
+                    f"{megabytes(self.used_bytes)} of {megabytes(self.quota)}; delete some to make room")
+        if self.per_hour and not self._count_one():
+            minutes = max(1, math.ceil(self.retry_after / 60))
+            self.rate_limited = (f"you have uploaded {self.per_hour} photos in the last hour, the most allowed; "
+                                 f"try again in {minutes} minute{'s' if minutes > 1 else ''}")
+            return self.rate_limited
+        self.used_bytes += size
+        return None
+
+    def give_back(self, size: int) -> None:
+        """The file just allowed was refused after all (not an image): it counts for neither limit."""
+        self.used_bytes -= size
+        if self._entry is not None:
+            try:
+                broker.client().zrem(broker.key("uploads", self.user.pk), self._entry)
+            except broker.ERRORS:
+                pass
+            self._entry = None
+
+    def _count_one(self) -> bool:
+        """Count one more upload in the last hour if that stays within the limit; False when it would not."""
+        now = time.time()
+        key, entry = broker.key("uploads", self.user.pk), uuid.uuid4().hex
+        try:
+            pipe = broker.client().pipeline(transaction=True)
+            pipe.zremrangebyscore(key, 0, now - WINDOW)
+            pipe.zadd(key, {entry: now})
+            pipe.zcard(key)
+            pipe.zrange(key, 0, 0, withscores=True)
+            pipe.expire(key, WINDOW + 60)
+            _, _, count, oldest, _ = pipe.execute()
+        except broker.ERRORS:
+            return self._count_one_without_redis()
+        if count <= self.per_hour:
+            self._entry = entry
+            return True
+        broker.client().zrem(key, entry)
+        self.retry_after = int(oldest[0][1] + WINDOW - now) + 1 if oldest else WINDOW
+        return False
+
+    def _count_one_without_redis(self) -> bool:
+        """Redis is down: count the person's photos of the last hour instead (deleted ones escape this)."""
+        self._entry = None
+        since = timezone.now() - timedelta(seconds=WINDOW)
+        recent = Photo.objects.filter(owner=self.user, created__gte=since)
+        if recent.count() < self.per_hour:
+            return True
+        oldest = recent.order_by("created").values_list("created", flat=True).first()
+        self.retry_after = int((oldest - since).total_seconds()) + 1
+        return False
