@@ -17,23 +17,20 @@ LEFT, RIGHT, TOP, BOTTOM = 52, 12, 14, 40  # margins for the axes' labels
 COLOURS = {"loss": "#c2410c", "val_loss": "#1d4ed8", "model": "#c2410c", "grey": "#9ca3af"}
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """About ``count`` round tick values covering [low, high] (steps of 1, 2 or 5 × 10^k)."""
+def nice_ticks(low: float, high: float, count: int = 5, *, integer: bool = False) -> list[float]:
+    """Round tick values covering [low, high]: the finest step of 1, 2 or 5 × 10^k giving at most ``count`` intervals."""
     if not math.isfinite(low) or not math.isfinite(high):
         return []
     if high <= low:
         high = low + 1.0
-    raw = (high - low) / max(count - 1, 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    start = math.floor(low / step) * step
-    ticks, value = [], start
-    while value <= high + step * 1e-9:
-        ticks.append(round(value, 10))
-        value += step
-    if ticks[-1] < high:
-        ticks.append(round(value, 10))
-    return ticks
+    magnitude = 10 ** math.floor(math.log10((high - low) / count))
+    if integer:  # epochs: no tick between two whole numbers
+        magnitude = max(magnitude, 1)
+    for step in (m * magnitude for m in (1, 2, 5, 10, 20)):
+        first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
+        if last - first <= count:
+            break
+    return [round(i * step, 10) for i in range(first, last + 1)]
 
 
 def _fmt(value: float) -> str:
@@ -93,7 +90,7 @@ def training_curves(train_log: list[dict], title: str = "Training curves") -> Sa
         return mark_safe('<p class="hint chart-empty">No training log for this version.</p>')
     xs = [x for _, points in series for x, _ in points]
     ys = [y for _, points in series for _, y in points]
-    frame = _Frame(nice_ticks(min(1, min(xs)), max(xs), 6), nice_ticks(min(ys), max(ys)))
+    frame = _Frame(nice_ticks(1, max(max(xs), 2), 6, integer=True), nice_ticks(min(ys), max(ys)))
     parts = frame.axes("epoch", "loss")
     for key, points in series:
         coords = " ".join(f"{frame.x(x):.1f},{frame.y(y):.1f}" for x, y in points)
@@ -108,7 +105,7 @@ def training_curves(train_log: list[dict], title: str = "Training curves") -> Sa
 def histogram(hist: dict, title: str = "Per-image RMSE_ab on the test split") -> SafeString:
     """Counts per RMSE_ab bin for the model, with the grey baseline's counts behind them."""
     edges, model, grey = hist.get("edges") or [], hist.get("model") or [], hist.get("grey") or []
-    if len(edges) < 2 or not model:
+    if len(edges) < 2 or not sum(model):
         return mark_safe('<p class="hint chart-empty">No evaluation report for this version.</p>')
     top = max(max(model), max(grey, default=0), 1)
     frame = _Frame(nice_ticks(edges[0], edges[-1], 6), nice_ticks(0, top))

@@ -795,13 +795,15 @@ class ModelVersion(models.Model):
         progress = dict(self.progress, stage=stage, written=now)
         fields = {}
         if stage == "training":
-            progress.update(epoch=0, epochs=event["epochs"], batch=0, batches=event["batches"], training_since=now)
-        elif stage == "batch":
-            progress.update(epoch=event["epoch"] - 1, batch=event["batch"], batches=event["batches"],
-                            loss=event["loss"])
+            progress.update(epoch=1, epochs_done=0, epochs=event["epochs"], batch=0, batches=event["batches"],
+                            training_since=now)
+        elif stage == "batch":  # `epoch` is the one being trained (1-based), `epochs_done` those finished
+            progress.update(epoch=event["epoch"], epochs_done=event["epoch"] - 1, batch=event["batch"],
+                            batches=event["batches"], loss=event["loss"])
         elif stage == "epoch":
             logs = event["logs"]
-            progress.update(epoch=event["epoch"], batch=0, loss=logs.get("loss"), val_loss=logs.get("val_loss"))
+            progress.update(epoch=event["epoch"], epochs_done=event["epoch"], batch=0, loss=logs.get("loss"),
+                            val_loss=logs.get("val_loss"))
             self.train_log = [row for row in self.train_log if row.get("epoch", 0) < event["epoch"]] + [logs]
             fields["train_log"] = self.train_log = _finite(self.train_log)
         elif stage == "evaluating":
@@ -855,7 +857,7 @@ class ModelVersion(models.Model):
         if self.state == self.READY:
             fraction = 1.0
         elif p.get("stage") in ("training", "batch", "epoch") and epochs:
-            trained = min(1.0, (p.get("epoch", 0) + p.get("batch", 0) / batches) / epochs)
+            trained = min(1.0, (p.get("epochs_done", 0) + p.get("batch", 0) / batches) / epochs)
             fraction = 0.02 + 0.83 * trained
             if trained > 0 and p.get("training_since"):
                 eta = (now - p["training_since"]) * (1 - trained) / trained

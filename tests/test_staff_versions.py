@@ -338,16 +338,17 @@ def test_a_run_whose_worker_died_is_marked_failed(make_version, settings):
 
 def test_progress_shows_epochs_losses_and_time_left(make_version):
     version = make_version("run", state=ModelVersion.TRAINING)
-    version.progress = {"stage": "batch", "epoch": 1, "epochs": 4, "batch": 2, "batches": 4, "loss": 2.5,
-                        "val_loss": 3.1, "training_since": time.time() - 60}
+    version.progress = {"stage": "batch", "epoch": 2, "epochs_done": 1, "epochs": 4, "batch": 2, "batches": 4,
+                        "loss": 2.5, "val_loss": 3.1, "training_since": time.time() - 60}
     report = version.progress_report()
     assert report["fraction"] == pytest.approx(0.02 + 0.83 * 1.5 / 4, abs=1e-3)
     assert report["eta_seconds"] == pytest.approx(60 * 2.5 / 1.5, abs=2)  # 1.5 of 4 epochs took a minute
-    assert (report["epoch"], report["epochs"], report["loss"], report["val_loss"]) == (1, 4, 2.5, 3.1)
+    assert (report["epoch"], report["epochs"], report["loss"], report["val_loss"]) == (2, 4, 2.5, 3.1)
 
 
 def test_the_progress_endpoint_returns_the_report(role_clients, make_version):
-    version = make_version("run", state=ModelVersion.TRAINING, progress={"stage": "epoch", "epoch": 2, "epochs": 4})
+    version = make_version("run", state=ModelVersion.TRAINING, progress={"stage": "epoch", "epoch": 2, "epochs_done": 2,
+                                                                           "epochs": 4})
     data = role_clients["staff"].get(reverse("staff-version-progress", args=[version.pk])).json()
     assert data["state"] == "training" and (data["epoch"], data["epochs"]) == (2, 4)
     assert data["fraction"] == pytest.approx(0.02 + 0.83 / 2)

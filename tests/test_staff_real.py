@@ -1,0 +1,97 @@
+"""All real: an admin trains a tiny model through the staff page, a real Celery worker on the training
+queue trains and evaluates it, and activating it changes what the real colouring workers use.
+
+Nothing is mocked: the engine trains (1 epoch on 16 photos) and evaluates on 8 test photos
+(COLORSITE_EVAL_EXAMPLES, set for the worker by tests/staff_fixtures.py: training_worker).
+"""
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from gallery.models import ModelVersion, Photo
+from tests.site_fixtures import wait_for
+from tests.staff_fixtures import EVAL_EXAMPLES, TINY_RUN, model_files, wait_until_final
+from tests.test_site_real import real_grey_photo
+
+pytestmark = [pytest.mark.real, pytest.mark.django_db(transaction=True)]
+
+REPORT_KEYS = ("rmse_ab", "psnr", "ssim", "auc", "colourfulness", "colourfulness_true", "delta_colourfulness")
+
+
+@pytest.fixture
+def admin_client(client, users):
+    client.force_login(users.superuser)
+    return client
+
+
+def start_run(client, **changes) -> ModelVersion:
+    response = client.post(reverse("staff-train"), {**TINY_RUN, **changes})
+    assert response.status_code == 302 and response["Location"] == reverse("staff-dashboard")
+    return ModelVersion.objects.get(state__in=ModelVersion.IN_PROGRESS)
+
+
+def colour_a_photo(users, index: int) -> Photo:
+    photo = Photo.create_from_upload(users.owner, f"old{index}.png", Image.fromarray(real_grey_photo(index, 320)),
+                                     "PNG", 1)
+    wait_for(lambda: Photo.objects.get(pk=photo.pk).is_final, timeout=300, message="the photo to be coloured")
+    photo.refresh_from_db()
+    assert photo.status == Photo.DONE, photo.failure_reason
+    return photo
+
+
+def test_an_admin_trains_a_version_through_the_page_and_activating_it_changes_the_colouring(
+        real_training, real_workers, admin_client, users):
+    shipped = ModelVersion.active()
+    assert shipped is not None and shipped.number == 1  # registered by migrate, no manual step
+
+    version = wait_until_final(start_run(admin_client))
+    assert version.state == ModelVersion.READY, (version.failure_reason, real_training.log("trainer")[-3000:])
+    assert version.created_by == users.superuser and version.path.parent == real_training.models_root
+    assert {"model.keras", "model.json", "train_log.json", "evaluation.json"} <= set(model_files(version.path))
+    # its training log ...
+    assert [row["epoch"] for row in version.train_log] == [1]
+    assert version.train_log[0]["loss"] > 0 and version.train_log[0]["val_loss"] > 0
+    # ... and its full evaluation report on the test split, beside the grey baseline
+    assert version.summary["images"] == EVAL_EXAMPLES and len(version.evaluation["rows"]) == EVAL_EXAMPLES
+    for side in ("model", "grey"):
+        assert set(REPORT_KEYS) <= set(version.summary[side])
+    assert 0 < version.summary["model"]["rmse_ab"] < 100 and 5 < version.summary["grey"]["psnr"] < 60
+    assert version.training_parameters["max_examples"] == 16 and version.parameter_count > 0
+    assert ModelVersion.active() == shipped  # ready is not active: an admin decides
+
+    page = admin_client.get(reverse("staff-dashboard"), {"a": version.pk}).content.decode()
+    assert f'<td class="model">{version.summary["model"]["rmse_ab"]:.2f}</td>' in page
+
+    # the training worker draws the leaderboard pictures once, into media
+    wait_for(lambda: ModelVersion.objects.get(pk=version.pk).pictures_state == ModelVersion.PICTURES_READY,
+             timeout=120, message="the leaderboard pictures")
+    version.refresh_from_db()
+    best, _ = version.ranked("rmse_ab", 1)
+    picture = admin_client.get(reverse("staff-leaderboard-picture", args=[version.pk, best[0]["file"][:-4]]))
+    assert picture.status_code == 200 and picture["Content-Type"] == "image/jpeg"
+
+    # one click: the real colouring workers use the new version from their next photo, no restart
+    assert admin_client.post(reverse("staff-version-activate", args=[version.pk])).status_code == 302
+    assert ModelVersion.active() == version
+    photo = colour_a_photo(users, 20)
+    assert photo.model_version == version and photo.model_name.startswith(f"{version.label} (")
+
+    # and another brings the shipped model back
+    assert admin_client.post(reverse("staff-rollback")).status_code == 302
+    assert ModelVersion.active() == shipped
+    assert colour_a_photo(users, 21).model_version == shipped
+    assert "Traceback" not in real_training.log("trainer")
+
+
+def test_cancelling_a_run_leaves_the_active_version_unchanged(real_training, real_workers, admin_client, users):
+    active = ModelVersion.active()
+    version = start_run(admin_client, epochs=200)
+    wait_for(lambda: ModelVersion.objects.get(pk=version.pk).progress.get("stage") in ("batch", "epoch"),
+             timeout=180, message="the run to be training")
+    assert admin_client.post(reverse("staff-version-cancel", args=[version.pk])).status_code == 302
+    version = wait_until_final(version, timeout=180)
+    assert version.state == ModelVersion.CANCELLED, version.failure_reason
+    assert version.train_log == [] or version.train_log[-1]["epoch"] < 200
+    assert not version.path.exists()  # nothing of it is left to load
+    assert ModelVersion.active() == active
+    assert colour_a_photo(users, 22).model_version == active
