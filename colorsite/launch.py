@@ -101,8 +101,10 @@ def worker_commands(settings, python: str = sys.executable) -> list[list[str]]:
         # (Redis down or restarted) and takes back photos a dead worker left (gallery.tasks.sweep)
         common + ["--hostname", "colour@%h", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "1"),
                   "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--beat"],
-        # one run at a time: training takes the whole machine
-        common + ["--hostname", "training@%h", "--concurrency", "1", "--queues", settings.COLORSITE_TRAINING_QUEUE],
+        # one run at a time: training takes the whole machine; a fresh process per task gives back
+        # the memory TensorFlow keeps after a run
+        common + ["--hostname", "training@%h", "--concurrency", "1", "--max-tasks-per-child", "1",
+                  "--queues", settings.COLORSITE_TRAINING_QUEUE],
     ]
 
 

@@ -5,11 +5,12 @@ from .models import ModelVersion, Photo
 
 @admin.register(Photo)
 class PhotoAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "status", "is_public", "width", "height", "created", "finished")
-    list_filter = ("status", "is_public", "has_colour")
+    list_display = ("name", "owner", "status", "is_public", "width", "height", "model_version", "created", "finished")
+    list_filter = ("status", "is_public", "has_colour", "model_version")
     search_fields = ("name", "owner__username", "id")
     raw_id_fields = ("owner",)
-    readonly_fields = ("id", "original", "result", "thumb", "result_thumb", "runs", "worker", "started", "finished")
+    readonly_fields = ("id", "original", "result", "thumb", "result_thumb", "runs", "worker", "started", "finished",
+                       "model_version")
 
 
 @admin.register(ModelVersion)

@@ -18,7 +18,7 @@ COLOURS = {"loss": "#c2410c", "val_loss": "#1d4ed8", "model": "#c2410c", "grey":
 
 
 def nice_ticks(low: float, high: float, count: int = 5, *, integer: bool = False) -> list[float]:
-    """Round tick values covering [low, high]: the finest step of 1, 2 or 5 × 10^k giving at most ``count`` intervals."""
+    """Round ticks covering [low, high]: the finest step of 1, 2 or 5 × 10^k with at most ``count`` intervals."""
     if not math.isfinite(low) or not math.isfinite(high):
         return []
     if high <= low:

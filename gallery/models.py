@@ -832,10 +832,20 @@ class ModelVersion(models.Model):
         Both are conditional UPDATEs, so a run that has just finished is left as it ended.
         """
         if ModelVersion.objects.filter(pk=self.pk, state=self.QUEUED).update(
-                state=self.CANCELLED, cancel_requested=True, finished=timezone.now(), failure_reason="cancelled before it started",
+                state=self.CANCELLED, cancel_requested=True, finished=timezone.now(),
+                failure_reason="cancelled before it started",
                 progress={"stage": self.CANCELLED}):
             return True
         return bool(ModelVersion.objects.filter(pk=self.pk, state=self.TRAINING).update(cancel_requested=True))
+
+    @classmethod
+    def fail_lost(cls, pk, reason: str) -> bool:
+        """End a run whose training process died under it (see gallery.tasks.fail_run_of_lost_process)."""
+        version = cls.objects.filter(pk=pk, state=cls.TRAINING).defer(*cls.LIGHT).first()
+        if version is None:
+            return False
+        version._end(cls.FAILED, reason)
+        return True
 
     @classmethod
     def fail_abandoned(cls) -> int:
@@ -848,6 +858,13 @@ class ModelVersion(models.Model):
         stale = timezone.now() - timedelta(seconds=settings.COLORSITE_TRAINING_STALE_AFTER)
         return cls.objects.filter(state=cls.TRAINING, heartbeat__lt=stale).update(
             state=cls.FAILED, failure_reason="the training worker stopped without finishing", finished=timezone.now())
+
+    STAGE_LABELS = {
+        "queued": "waiting for the training worker", "loading": "loading the photos", "training": "training",
+        "batch": "training", "epoch": "training",
+        "validating": "choosing the colour temperature on the validation photos",
+        "evaluating": "evaluating on the test split", "done": "done", "failed": "failed", "cancelled": "cancelled",
+    }
 
     def progress_report(self) -> dict:
         """What the progress bar shows: state, stage, a fraction done, epoch x of y, losses, time left."""
@@ -869,6 +886,7 @@ class ModelVersion(models.Model):
             fraction = None
         return {
             "id": str(self.pk), "label": self.label, "state": self.state, "stage": p.get("stage", ""),
+            "stage_label": self.STAGE_LABELS.get(p.get("stage", ""), p.get("stage", "")),
             "fraction": round(fraction, 4) if fraction is not None else None,
             "epoch": p.get("epoch"), "epochs": p.get("epochs"), "batch": p.get("batch"), "batches": p.get("batches"),
             "loss": p.get("loss"), "val_loss": p.get("val_loss"),

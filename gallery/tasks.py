@@ -18,7 +18,7 @@ from pathlib import Path
 
 from celery import shared_task
 from billiard.exceptions import WorkerLostError
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure, worker_ready
 from django.conf import settings
 
@@ -187,6 +187,21 @@ def train_model_version(version_id: str) -> None:
     version.train()
     if version.state == ModelVersion.READY:
         version.request_pictures()
+
+
+@task_failure.connect
+def fail_run_of_lost_process(sender=None, exception=None, args=None, **kwargs) -> None:
+    """The process training a version died (out of memory, the hard time limit): mark the run failed now.
+
+    Runs in the worker's main process, which survives its pool process; without this the run
+    would stay "training" until a worker restarts (ModelVersion.fail_abandoned).
+    """
+    if getattr(sender, "name", None) != train_model_version.name or not args:
+        return
+    if isinstance(exception, (WorkerLostError, TimeLimitExceeded)):
+        reason = f"the training process stopped ({type(exception).__name__}: {exception})"
+        if ModelVersion.fail_lost(args[0], reason):
+            log.warning("training run %s: %s", args[0], reason)
 
 
 @shared_task(acks_late=True)

@@ -94,8 +94,8 @@ def make_version(db):
 
     def make(label: str = "v", *, active: bool = False, report: dict | None = None, **fields) -> ModelVersion:
         fields = {"state": ModelVersion.READY, "family": "classification", "train_log": FAKE_LOG,
-                  "parameter_count": 1234, **fields}
-        version = ModelVersion(label=label, directory=f"/nowhere/{label}", **fields)
+                  "parameter_count": 1234, "directory": f"/nowhere/{label}", **fields}
+        version = ModelVersion(label=label, **fields)
         if version.state == ModelVersion.READY:
             version._set_report(report or fake_report())
         version.number = ModelVersion.next_number()

@@ -336,6 +336,19 @@ def test_a_run_whose_worker_died_is_marked_failed(make_version, settings):
     assert ModelVersion.objects.get(pk=alive.pk).state == ModelVersion.TRAINING
 
 
+def test_a_run_whose_process_died_is_marked_failed_at_once(make_version, tmp_path):
+    from billiard.exceptions import WorkerLostError
+
+    active = make_version("shipped", active=True)
+    run = make_version("run", state=ModelVersion.TRAINING, directory=str(tmp_path / "run"))
+    (tmp_path / "run").mkdir()
+    tasks.fail_run_of_lost_process(sender=tasks.train_model_version, exception=WorkerLostError("signal 9"),
+                                   args=[str(run.pk)])
+    run.refresh_from_db()
+    assert run.state == ModelVersion.FAILED and "WorkerLostError" in run.failure_reason
+    assert not (tmp_path / "run").exists() and ModelVersion.active() == active
+
+
 def test_progress_shows_epochs_losses_and_time_left(make_version):
     version = make_version("run", state=ModelVersion.TRAINING)
     version.progress = {"stage": "batch", "epoch": 2, "epochs_done": 1, "epochs": 4, "batch": 2, "batches": 4,
@@ -382,4 +395,5 @@ def test_the_launcher_starts_a_worker_for_each_queue(settings):
     assert colour[colour.index("--queues") + 1] == settings.CELERY_TASK_DEFAULT_QUEUE
     assert training[training.index("--queues") + 1] == settings.COLORSITE_TRAINING_QUEUE
     assert training[training.index("--concurrency") + 1] == "1"
+    assert training[training.index("--max-tasks-per-child") + 1] == "1"
     assert colour[colour.index("--hostname") + 1] != training[training.index("--hostname") + 1]

@@ -27,7 +27,7 @@
     var bar = section.querySelector("progress");
     if (p.fraction !== null && p.fraction !== undefined) bar.value = p.fraction;
     set(section, ".run-state", p.state);
-    set(section, ".run-stage", p.stage + (p.stage === "evaluating" && p.total ? " " + p.done + " of " + p.total : ""));
+    set(section, ".run-stage", p.stage_label + (p.stage === "evaluating" && p.total ? ", " + p.done + " of " + p.total : ""));
     set(section, ".run-epoch", p.epochs ? "epoch " + p.epoch + " of " + p.epochs : "");
     set(section, ".run-loss", number(p.loss));
     set(section, ".run-val-loss", number(p.val_loss));
