@@ -12,9 +12,16 @@ from .models import MAX_WORKING_SIZE, MIN_WORKING_SIZE
 
 
 def megabytes(n: int) -> str:
-    if n >= 1e9:
-        return f"{n / 1e9:.1f} GB"
-    return f"{n / 1e6:.1f} MB" if n < 10e6 else f"{n / 1e6:.0f} MB"
+    """Bytes in the units the pages use (Django's filesizeformat: a megabyte is 1024² bytes)."""
+    if n >= 1024 ** 3:
+        return f"{n / 1024 ** 3:.1f} GB"
+    return f"{n / 1024 ** 2:.1f} MB"
+
+
+def sizes(n: int, limit: int) -> tuple[str, str]:
+    """``n`` and ``limit`` for a message; in bytes when rounding would show the two alike."""
+    shown = megabytes(n), megabytes(limit)
+    return shown if shown[0] != shown[1] else (f"{n:,} bytes", f"{limit:,} bytes")
 
 
 class PhotoFileForm(forms.Form):
@@ -29,7 +36,8 @@ class PhotoFileForm(forms.Form):
         # The byte cap comes first: the upload-memory settings only decide when Django spills
         # a file to disk, they do not refuse it.
         if upload.size > limit:
-            raise forms.ValidationError(f"the file is {megabytes(upload.size)}; the limit is {megabytes(limit)}")
+            size, limit = sizes(upload.size, limit)
+            raise forms.ValidationError(f"the file is {size}; the limit is {limit}")
         try:
             self.image, self.source_format = imaging.read_upload(upload, max_pixels=settings.COLORSITE_MAX_PIXELS)
         except InvalidImage as exc:

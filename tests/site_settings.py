@@ -18,6 +18,9 @@ os.environ["REDIS_URL"] = os.environ.get("COLORSITE_TEST_REDIS_URL", "redis://12
 # each other's tasks.
 os.environ.setdefault("COLORSITE_TEST_QUEUE", f"colorsite-tests-{os.getpid()}")
 os.environ["COLORSITE_QUEUE"] = os.environ["COLORSITE_TEST_QUEUE"]
+# No hourly upload limit unless a test sets one (tests/test_security_limits.py): its counters live in
+# Redis, which no test's rollback empties, and user ids repeat from test to test.
+os.environ.setdefault("COLORSITE_UPLOADS_PER_HOUR", "0")
 
 from colorsite.settings import *  # noqa: E402,F401,F403
 

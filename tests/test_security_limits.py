@@ -7,6 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from gallery import broker
+from gallery.forms import megabytes
 from gallery.models import ApiToken, Photo
 from tests.site_fixtures import upload_file
 
@@ -15,13 +16,17 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 @pytest.fixture(autouse=True)
 def no_sends(monkeypatch, settings):
-    """Uploads here need no worker; and each test leaves no rate counters behind in the test Redis."""
+    """Uploads here need no worker; each test starts and ends with no rate counters of this run in Redis
+    (user ids repeat from test to test).  The suite runs without a limit otherwise (tests/site_settings.py)."""
     from gallery.tasks import colorize_photo
 
     monkeypatch.setattr(colorize_photo, "delay", lambda photo_id: None)
-    yield
     client = broker._client(settings.REDIS_URL)
-    for key in client.scan_iter(broker.key("*", "*")):
+    for key in client.scan_iter(broker.key("uploads", "*")):
+        client.delete(key)
+    settings.COLORSITE_UPLOADS_PER_HOUR = 300
+    yield
+    for key in client.scan_iter(broker.key("uploads", "*")):
         client.delete(key)
 
 
@@ -83,10 +88,11 @@ def test_uploads_past_the_quota_are_refused_with_the_usage(owner_client, users, 
     response = send(owner_client, "1.png", "2.png", "3.png", data=data)
     body = response.json()
     assert len(body["photos"]) == 2
-    used, quota = 2 * len(data) / 1e6, settings.COLORSITE_QUOTA_BYTES / 1e6
-    assert body["rejected"] == [{"name": "3.png", "error": f"this file ({len(data) / 1e6:.1f} MB) would take you "
-                                                           f"over your storage quota: your photos use {used:.1f} MB "
-                                                           f"of {quota:.1f} MB; delete some to make room"}]
+    assert body["rejected"] == [{"name": "3.png", "error": f"this file ({megabytes(len(data))}) would take you "
+                                                           f"over your storage quota: your photos use "
+                                                           f"{megabytes(2 * len(data))} of "
+                                                           f"{megabytes(settings.COLORSITE_QUOTA_BYTES)}; "
+                                                           "delete some to make room"}]
     # Deleting a photo frees its share at once.
     owner_client.post(reverse("gallery-photo-delete", args=[Photo.objects.filter(owner=users.owner).first().pk]))
     assert send(owner_client, "4.png", data=data).status_code == 201
@@ -110,3 +116,11 @@ def test_zero_means_no_limit(owner_client, settings, image_bytes):
     settings.COLORSITE_QUOTA_BYTES = 0
     response = send(owner_client, *[f"{i}.png" for i in range(5)], data=image_bytes())
     assert response.status_code == 201 and len(response.json()["photos"]) == 5
+
+
+def test_sizes_in_messages_are_in_the_pages_units_and_never_look_alike():
+    from gallery.forms import sizes
+
+    assert megabytes(25 * 1024 ** 2) == "25.0 MB" and megabytes(2 * 1024 ** 3) == "2.0 GB"
+    assert sizes(30 * 1024 ** 2, 25 * 1024 ** 2) == ("30.0 MB", "25.0 MB")
+    assert sizes(25 * 1024 ** 2 + 10, 25 * 1024 ** 2) == ("26,214,410 bytes", "26,214,400 bytes")
