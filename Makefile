@@ -26,9 +26,9 @@ test: install
 	fi
 
 test-postgres: install
-	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest tests/test_site_*.py -m "not browser"
+	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest tests/test_site_*.py tests/test_staff_*.py -m "not browser"
 
-# Migrate, make sure Redis answers (else start one), run a Celery worker and the web server; Ctrl-C stops all.
+# Migrate, make sure Redis answers (else start one), run the Celery workers and the web server; Ctrl-C stops all.
 run: install
 	$(PY) -m colorsite.launch
 
