@@ -632,26 +632,24 @@ class ModelVersion(models.Model):
 
     @classmethod
     def register_default(cls) -> "ModelVersion | None":
-        """Register COLORSITE_MODEL_DIR as the first, active version when no version exists yet.
+        """Register COLORSITE_MODEL_DIR as a version (the first one, and active, on a new site).
 
         Called after every `migrate` (and after the test suite's flushes), so the shipped model
         needs no manual step.  While the folder has no model yet nothing is registered, and the
         worker colours with COLORSITE_MODEL_DIR directly; the next migrate (`make run` runs one)
-        registers it.  A version registered before its evaluation report existed gets the report
-        the next time round.
+        registers it — active only if no other version is, so it never takes over from a version
+        an admin activated meanwhile.  A version registered before its evaluation report existed
+        gets the report the next time round.
         """
         folder = Path(settings.COLORSITE_MODEL_DIR)
         if not (folder / "model.json").is_file() or not (folder / "model.keras").is_file():
             return None
-        directory = _stored_directory(folder)
-        existing = cls.objects.filter(directory=directory).first()
+        existing = cls.objects.filter(directory=_stored_directory(folder)).first()
         if existing is not None:
             if not existing.summary and (folder / "evaluation.json").is_file():
                 existing.store_report(json.loads((folder / "evaluation.json").read_text()))
             return existing
-        if cls.objects.exists():
-            return None
-        return cls.register_folder(folder, label=folder.name, activate=True)
+        return cls.register_folder(folder, label=folder.name, activate=not cls.objects.filter(is_active=True).exists())
 
     @classmethod
     def register_folder(cls, folder: Path, *, label: str, activate: bool = False, created_by=None) -> "ModelVersion":

@@ -74,11 +74,13 @@ def test_nothing_is_registered_until_the_model_is_there_and_its_report_follows(s
     assert version.summary["images"] == 5
 
 
-def test_the_shipped_model_is_not_registered_beside_other_versions(settings, tmp_path, make_version):
-    make_version("v1", active=True)
+def test_a_shipped_model_that_arrives_late_joins_without_taking_over(settings, tmp_path, make_version):
+    trained = make_version("v1", active=True)  # trained from the page before the shipped model was there
     settings.COLORSITE_MODEL_DIR = model_folder(tmp_path / "default")
-    assert ModelVersion.register_default() is None
-    assert ModelVersion.objects.count() == 1
+    shipped = ModelVersion.register_default()
+    assert shipped.number == 2 and shipped.state == ModelVersion.READY and not shipped.is_active
+    assert ModelVersion.active() == trained
+    assert ModelVersion.register_default() == shipped and ModelVersion.objects.count() == 2
 
 
 # -- exactly one active version; activation and rollback ---------------------------------------------
