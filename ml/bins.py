@@ -100,18 +100,31 @@ def soft_encode_ops(ab, centres, *, neighbours: int = SOFT_NEIGHBOURS, sigma: fl
 
 
 def annealed_mean(probs_or_logits: np.ndarray, centres: np.ndarray, *,
-                  temperature: float = DEFAULT_TEMPERATURE, logits: bool = True) -> np.ndarray:
+                  temperature: float = DEFAULT_TEMPERATURE, logits: bool = True,
+                  weights: np.ndarray | None = None, correction: float = 0.0) -> np.ndarray:
     """Annealed-mean decode (..., Q) -> ab (..., 2) in Lab units.
 
     f_T(z) = exp(log z / T) / Σ exp(log z / T); T = 1 gives the mean of the
     distribution, T -> 0 its mode.  With logits, log z differs from the logits
     only by a constant per pixel, which the normalisation cancels.
+
+    ``correction`` (α in [0, 1]) undoes part of the class rebalancing first.  A
+    network trained with per-class weights w learns z ∝ w · p rather than the
+    colour distribution p itself, so z / w^α moves from the rebalanced,
+    vivid distribution (α = 0, as in the paper) to the calibrated one (α = 1),
+    whose mean is the most accurate and the least colourful.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
+    if not 0.0 <= correction <= 1.0:
+        raise ValueError(f"correction must lie in [0, 1], got {correction}")
     x = np.asarray(probs_or_logits, np.float32)
     if not logits:
         x = np.log(np.maximum(x, 1e-12))
+    if correction:
+        if weights is None:
+            raise ValueError("a rebalancing correction needs the class weights")
+        x = x - correction * np.log(np.asarray(weights, np.float32))
     x = x / temperature
     x = x - x.max(-1, keepdims=True)
     e = np.exp(x)

@@ -13,7 +13,7 @@ def _train(args) -> int:
     fields = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
     info = train(TrainConfig(**fields))
     print(json.dumps({k: info.get(k) for k in ("family", "parameters", "epochs_run", "best_epoch",
-                                               "temperature", "validation")}, indent=1))
+                                               "temperature", "correction", "validation")}, indent=1))
     return 0
 
 
@@ -22,10 +22,12 @@ def _calibrate(args) -> int:
 
     info = calibrate(args.model_dir, data=args.data, max_delta_cf=args.max_delta_colourfulness,
                      val_examples=args.val_examples)
-    for row in info["temperature_search"]:
-        print(f"T={row['temperature']:<5} PSNR {row['psnr']:.2f}  RMSE_ab {row['rmse_ab']:.2f}  "
-              f"AuC {row['auc']:.3f}  ΔCF {row['delta_colourfulness']:.2f}")
-    print(f"chosen T = {info['temperature']}")
+    for row in info.get("decode_search", []):
+        print(f"α={row['correction']:<5} T={row['temperature']:<5} PSNR {row['psnr']:.2f}  "
+              f"CF {row['colourfulness']:.2f}  ΔCF {row['delta_colourfulness']:.2f}")
+    if info["family"] == "classification":
+        print(f"chosen: α = {info['correction']}, T = {info['temperature']}")
+    print("validation:", json.dumps(info["validation"]))
     return 0
 
 
@@ -80,12 +82,13 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--max-delta-colourfulness", type=float,
                    help="temperature choice: best val PSNR among T whose colourfulness gap is within this")
     t.add_argument("--seed", type=int)
+    t.add_argument("--init-from", help="continue from this model folder's weights (same family and size)")
     t.set_defaults(run=_train)
 
-    k = sub.add_parser("calibrate", help="re-choose a classification model's temperature on the val split")
+    k = sub.add_parser("calibrate", help="re-choose a classification model's decode on the val split")
     k.add_argument("model_dir")
     k.add_argument("--data")
-    k.add_argument("--max-delta-colourfulness", type=float, default=3.0)
+    k.add_argument("--max-delta-colourfulness", type=float, default=6.0)
     k.add_argument("--val-examples", type=int)
     k.set_defaults(run=_calibrate)
 

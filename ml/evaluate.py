@@ -43,8 +43,9 @@ def evaluate(model_dir: str | Path, *, data: str | None = None, max_examples: in
             progress(i + 1, len(paths))
     report = {
         "model_dir": str(model_dir),
-        "model": {k: v for k, v in read_model_info(model_dir).items() if k not in ("bins", "temperature_search")},
-        "temperature": colorizer.temperature if colorizer.family == "classification" else None,
+        "model": {k: v for k, v in read_model_info(model_dir).items() if k not in ("bins", "decode_search")},
+        "decoding": ({"temperature": colorizer.temperature, "correction": colorizer.correction}
+                     if colorizer.family == "classification" else None),
         "split": "test",
         "images": len(rows),
         "working_size": working_size,

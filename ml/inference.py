@@ -48,7 +48,7 @@ class Colorizer:
     """A loaded model that colours images; create once, call many times."""
 
     def __init__(self, model_dir: str | Path, *, working_size: int = DEFAULT_WORKING_SIZE,
-                 temperature: float | None = None):
+                 temperature: float | None = None, correction: float | None = None):
         import keras  # heavy: imported here so that importing this module stays light
 
         from . import models  # noqa: F401  registers the custom layers the saved model names
@@ -58,7 +58,10 @@ class Colorizer:
         self.family = self.info["family"]
         self.working_size = check_working_size(working_size)
         self.centres = np.asarray(self.info.get("bins", {}).get("centres", []), np.float32)
+        self.weights = np.asarray(self.info.get("bins", {}).get("weights", []), np.float32)
         self.temperature = float(temperature or self.info.get("temperature") or bins.DEFAULT_TEMPERATURE)
+        # How much of the class rebalancing the decode undoes (ml.bins.annealed_mean); 0 is the paper's decode.
+        self.correction = float(self.info.get("correction", 0.0) if correction is None else correction)
         try:
             self.model = keras.saving.load_model(self.model_dir / "model.keras", compile=False)
         except Exception as exc:  # Keras raises many types for a missing or corrupt file
@@ -79,11 +82,14 @@ class Colorizer:
         out = np.asarray(self.model.predict_on_batch(padded[None, :, :, None]))[0]
         return out[: -(-h // OUTPUT_STRIDE), : -(-w // OUTPUT_STRIDE)]  # ceil(h / 4) x ceil(w / 4) cells
 
-    def decode(self, grid: np.ndarray, temperature: float | None = None) -> np.ndarray:
+    def decode(self, grid: np.ndarray, temperature: float | None = None,
+               correction: float | None = None) -> np.ndarray:
         """Network output (..., C) -> ab (..., 2) in Lab units."""
         if self.family == "regression":
             return color.denormalize_ab(grid)
-        return bins.annealed_mean(grid, self.centres, temperature=temperature or self.temperature)
+        return bins.annealed_mean(grid, self.centres, temperature=temperature or self.temperature,
+                                  weights=self.weights,
+                                  correction=self.correction if correction is None else correction)
 
     # -- whole images ----------------------------------------------------------------------------
 
@@ -103,9 +109,9 @@ class Colorizer:
         return self.predict_grid(l_small), small
 
     def ab_from_grid(self, grid: np.ndarray, small_size: tuple[int, int], full_shape: tuple[int, int], *,
-                     temperature: float | None = None) -> np.ndarray:
+                     temperature: float | None = None, correction: float | None = None) -> np.ndarray:
         """Decode a grid and stretch it to the full (H, W): ab (H, W, 2) in Lab units."""
-        ab_grid = self.decode(grid, temperature)
+        ab_grid = self.decode(grid, temperature, correction)
         # Cell i of the grid covers working-size pixels [4i, 4i + 4): crop that region, stretch to full size.
         box = (0.0, 0.0, small_size[0] / OUTPUT_STRIDE, small_size[1] / OUTPUT_STRIDE)
         height, width = full_shape

@@ -28,6 +28,10 @@ def colourfulness(rgb: np.ndarray) -> float:
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
+def psnr(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> float:
+    return float(peak_signal_noise_ratio(true_rgb, pred_rgb, data_range=255))
+
+
 def ab_error_auc(ab_pred: np.ndarray, ab_true: np.ndarray) -> float:
     err = np.sqrt(((np.asarray(ab_pred, np.float64) - ab_true) ** 2).sum(-1)).ravel()
     counts = np.searchsorted(np.sort(err), AUC_THRESHOLDS, side="right")
@@ -42,7 +46,7 @@ def score(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> dict[str, float]:
     ab_true = color.rgb_to_lab(true_rgb)[..., 1:].astype(np.float64)
     return {
         "rmse_ab": float(np.sqrt(np.mean((ab_pred - ab_true) ** 2))),
-        "psnr": float(peak_signal_noise_ratio(true_rgb, pred_rgb, data_range=255)),
+        "psnr": psnr(pred_rgb, true_rgb),
         "ssim": float(structural_similarity(true_rgb, pred_rgb, channel_axis=2, data_range=255)),
         "auc": ab_error_auc(ab_pred, ab_true),
         "colourfulness": colourfulness(pred_rgb),

@@ -28,7 +28,8 @@ from . import data as _dataset  # `data` is a keyword below
 from .grid import OUTPUT_STRIDE
 from .models import FAMILIES, RebalancedSoftCrossEntropy, build_model, parameter_count
 
-TEMPERATURES = (0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0)
+TEMPERATURES = (0.38, 0.55, 0.7, 1.0)
+CORRECTIONS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.75, 1.0)
 
 
 @dataclass
@@ -47,8 +48,9 @@ class TrainConfig:
     patience: int = 4
     seed: int = 1
     age_probability: float = 0.0
-    max_delta_colourfulness: float = 3.0
+    max_delta_colourfulness: float = 6.0
     cache_dir: str | None = ".cache/ml"
+    init_from: str | None = None  # a model folder of the same family to continue from (fine-tuning)
     command: str = field(default_factory=lambda: "python -m ml " + shlex.join(sys.argv[1:]))
 
     def __post_init__(self):
@@ -79,23 +81,50 @@ def validation_rows(colorizer, rgb: np.ndarray, temperature: float | None = None
     return [metrics.score(colorizer.colorize_array(x, temperature=temperature), x) for x in rgb]
 
 
-def choose_temperature(colorizer, rgb: np.ndarray, max_delta_cf: float) -> tuple[float, list[dict]]:
-    """Pick the annealed-mean temperature on the validation photos.
+def choose_decoding(colorizer, rgb: np.ndarray, max_delta_cf: float) -> tuple[dict, list[dict]]:
+    """Pick the decode (rebalancing correction α and temperature T) on the validation photos.
 
-    Lower T gives more vivid colours, higher T safer ones.  We take the T with
-    the best PSNR among those whose colourfulness gap stays within
-    ``max_delta_cf``; if none does, the T with the smallest gap.
+    Both knobs trade accuracy for vividness: lower α keeps more of the class
+    rebalancing, lower T moves the annealed mean towards the mode.  We take the
+    pair with the best PSNR among those whose colourfulness gap |mean CF pred -
+    mean CF true| stays within ``max_delta_cf`` (desaturation is the failure this
+    family exists to fix); if none does, the pair with the smallest gap.  Only
+    PSNR and colourfulness are computed here, so the 40 pairs stay affordable.
     """
     lightness = [color.fast_rgb_to_l(x) for x in rgb]
     grids = [colorizer.grid_for(l) for l in lightness]  # the network runs once; only the decode varies
+    true_cf = float(np.mean([metrics.colourfulness(x) for x in rgb]))
     table = []
-    for t in TEMPERATURES:
-        rows = [metrics.score(color.fast_merge_l_ab(l, colorizer.ab_from_grid(grid, small, l.shape, temperature=t)), x)
-                for x, l, (grid, small) in zip(rgb, lightness, grids)]
-        table.append({"temperature": t, **metrics.summarise(rows)})
+    for correction in CORRECTIONS:
+        for t in TEMPERATURES:
+            psnr, cf = [], []
+            for x, l, (grid, small) in zip(rgb, lightness, grids):
+                ab = colorizer.ab_from_grid(grid, small, l.shape, temperature=t, correction=correction)
+                y = color.fast_merge_l_ab(l, ab)
+                psnr.append(metrics.psnr(y, x))
+                cf.append(metrics.colourfulness(y))
+            table.append({"correction": correction, "temperature": t, "psnr": float(np.mean(psnr)),
+                          "colourfulness": float(np.mean(cf)), "delta_colourfulness": abs(float(np.mean(cf)) - true_cf)})
     ok = [r for r in table if r["delta_colourfulness"] <= max_delta_cf]
     best = max(ok, key=lambda r: r["psnr"]) if ok else min(table, key=lambda r: r["delta_colourfulness"])
-    return best["temperature"], table
+    return {"correction": best["correction"], "temperature": best["temperature"]}, table
+
+
+def _warm_start(config: TrainConfig) -> dict:
+    """Weights, bins and history of the model folder ``config.init_from``, checked against ``config``."""
+    import keras
+
+    from . import models  # noqa: F401  registers the custom layers
+
+    folder = Path(config.init_from)
+    info = json.loads((folder / "model.json").read_text())
+    if (info["family"], info["filters"], info["depth"]) != (config.family, config.filters, config.depth):
+        raise ValueError(f"{folder} is a {info['family']} model with filters={info['filters']}, "
+                         f"depth={info['depth']}; it cannot start a {config.family} run with "
+                         f"filters={config.filters}, depth={config.depth}")
+    model = keras.saving.load_model(folder / "model.keras", compile=False)
+    return {"weights": model.get_weights(), "bins": info.get("bins"),
+            "epochs_run": info.get("epochs_run", 0) + info.get("init_from", {}).get("epochs_run", 0)}
 
 
 def train(config: TrainConfig, progress=None) -> dict:
@@ -121,8 +150,9 @@ def train(config: TrainConfig, progress=None) -> dict:
     info = {"family": config.family, "filters": config.filters, "depth": config.depth,
             "output_stride": OUTPUT_STRIDE, "config": asdict(config), "backend": keras.backend.backend(),
             "train_examples": len(train_rgb), "val_examples": len(val_rgb)}
+    start = _warm_start(config) if config.init_from else None
     if config.family == "classification":
-        table = class_table(train_rgb)
+        table = start["bins"] if start else class_table(train_rgb)
         info["bins"] = table
         loss = RebalancedSoftCrossEntropy(table["centres"], table["weights"])
         model = build_model(family="classification", filters=config.filters, depth=config.depth,
@@ -130,6 +160,9 @@ def train(config: TrainConfig, progress=None) -> dict:
     else:
         loss = "mean_squared_error"
         model = build_model(family="regression", filters=config.filters, depth=config.depth)
+    if start:
+        model.set_weights(start["weights"])
+        info["init_from"] = {"path": config.init_from, "epochs_run": start["epochs_run"]}
     info["parameters"] = parameter_count(model)
 
     steps = max(1, len(train_rgb) // config.batch_size)
@@ -185,9 +218,9 @@ def train(config: TrainConfig, progress=None) -> dict:
                      val_examples=config.val_examples or config.max_examples)
 
 
-def calibrate(model_dir: str | Path, *, data: str | None = None, max_delta_cf: float = 3.0,
+def calibrate(model_dir: str | Path, *, data: str | None = None, max_delta_cf: float = 6.0,
               val_examples: int | None = None) -> dict:
-    """Choose the temperature (classification) and record validation metrics in model.json."""
+    """Choose the decode (classification) and record validation metrics in model.json."""
     from .inference import Colorizer
 
     model_dir = Path(model_dir)
@@ -195,9 +228,10 @@ def calibrate(model_dir: str | Path, *, data: str | None = None, max_delta_cf: f
     colorizer = Colorizer(model_dir)
     val = np.stack(_dataset.load_rgb(_dataset.split_files(_dataset.dataset_root(data), "val", val_examples)))
     if info["family"] == "classification":
-        info["temperature"], info["temperature_search"] = choose_temperature(colorizer, val, max_delta_cf)
-        info["max_delta_colourfulness"] = max_delta_cf
-        colorizer.temperature = info["temperature"]
+        decoding, info["decode_search"] = choose_decoding(colorizer, val, max_delta_cf)
+        info.update(decoding, max_delta_colourfulness=max_delta_cf)
+        info.pop("temperature_search", None)
+        colorizer.temperature, colorizer.correction = decoding["temperature"], decoding["correction"]
     info["validation"] = metrics.summarise(validation_rows(colorizer, val))
     (model_dir / "model.json").write_text(json.dumps(info, indent=1))
     return info

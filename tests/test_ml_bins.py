@@ -76,3 +76,16 @@ def test_annealed_mean_interpolates_between_mode_and_mean():
     assert np.allclose(bins.annealed_mean(logits, centres, temperature=0.38), t38, atol=1e-4)
     with pytest.raises(ValueError):
         bins.annealed_mean(probs, centres, temperature=0)
+
+
+def test_a_full_rebalancing_correction_recovers_the_calibrated_distribution():
+    centres = np.array([[0.0, 0.0], [50.0, 0.0], [0.0, 80.0]], np.float32)
+    p = np.array([0.6, 0.3, 0.1], np.float32)
+    w = np.array([0.5, 1.0, 4.0], np.float32)
+    learned = p * w / (p * w).sum()  # what a network trained with weights w converges to
+    calibrated = bins.annealed_mean(learned, centres, temperature=1.0, logits=False, weights=w, correction=1.0)
+    assert np.allclose(calibrated, p @ centres, atol=1e-3)
+    vivid = bins.annealed_mean(learned, centres, temperature=1.0, logits=False)
+    assert np.linalg.norm(vivid) > np.linalg.norm(calibrated)  # the rebalanced mean is more colourful
+    with pytest.raises(ValueError):
+        bins.annealed_mean(learned, centres, correction=0.5)  # no weights given

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from ml.inference import Colorizer
-from ml.train import TEMPERATURES, TrainConfig, TrainingCancelled, train
+from ml.train import CORRECTIONS, TEMPERATURES, TrainConfig, TrainingCancelled, train
 
 
 def config(out, **overrides):
@@ -19,7 +19,9 @@ def test_training_writes_a_usable_model_folder_with_its_log(tmp_path):
     assert [row["epoch"] for row in log] == [1, 2]
     assert all("loss" in row and "val_loss" in row for row in log)
     saved = json.loads((tmp_path / "model.json").read_text())
-    assert saved["temperature"] in TEMPERATURES and saved == json.loads(json.dumps(info))
+    assert saved["temperature"] in TEMPERATURES and saved["correction"] in CORRECTIONS
+    assert len(saved["decode_search"]) == len(TEMPERATURES) * len(CORRECTIONS)
+    assert saved == json.loads(json.dumps(info))
     assert {"rmse_ab", "psnr", "delta_colourfulness"} <= set(saved["validation"])
     assert [e["epoch"] for e in events if e["stage"] == "epoch"] == [1, 2]
     assert Colorizer(tmp_path).colorize_array(__import__("numpy").zeros((20, 30, 3), "uint8")).shape == (20, 30, 3)
