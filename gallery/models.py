@@ -860,7 +860,7 @@ class ModelVersion(models.Model):
     STAGE_LABELS = {
         "queued": "waiting for the training worker", "loading": "loading the photos", "training": "training",
         "batch": "training", "epoch": "training",
-        "validating": "choosing the colour temperature on the validation photos",
+        "validating": "choosing the decode (temperature, rebalancing correction) on the validation photos",
         "evaluating": "evaluating on the test split", "done": "done", "failed": "failed", "cancelled": "cancelled",
     }
 
@@ -915,7 +915,7 @@ class ModelVersion(models.Model):
         self.summary = _finite({
             "model": report["summary"]["model"], "grey": report["summary"]["grey"],
             "images": report.get("images", len(rows)), "working_size": report.get("working_size"),
-            "temperature": report.get("temperature"),
+            "decoding": report.get("decoding"),
             "histogram": {"edges": edges.tolist(), "model": np.histogram(model, edges)[0].tolist(),
                           "grey": np.histogram(grey, edges)[0].tolist()},
         })
