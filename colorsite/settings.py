@@ -227,6 +227,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 # (the web page says it waits) and the sweep below sends it once Redis answers again.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 CELERY_TASK_ACKS_LATE = True
+# When Redis goes away, a photo being coloured carries on: its row (not Redis) records the result, and
+# the message it could not acknowledge comes back later as a duplicate that Photo.claim turns away.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # long ML tasks: a worker takes one at a time
 CELERY_TASK_IGNORE_RESULT = True  # state lives in the Photo row
 CELERY_TASK_SERIALIZER = "json"

@@ -526,13 +526,30 @@ def lost_after() -> int:
 
 
 def _process_alive(pid: str) -> bool:
+    """Whether a worker process with this id still runs on this machine.
+
+    A zombie does not count (a killed worker's pool processes can linger as zombies when nothing
+    reaps them), nor does a process that is not a Celery worker (the id was reused).
+    """
     try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+        cmdline = Path(f"/proc/{int(pid)}/cmdline").read_bytes()
+    except ValueError:
         return False
-    except PermissionError:
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():
+            return False
+        try:  # no /proc on this system: ask the kernel
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
         return True
-    return True
+    except OSError:
+        return True
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state not in ("Z", "X") and b"celery" in cmdline
 
 
 def _delete_files(names) -> None:

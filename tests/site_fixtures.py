@@ -152,36 +152,51 @@ class Workers:
     def __init__(self, env: dict, log_dir: Path):
         self.env, self.log_dir, self.processes = env, log_dir, {}
         self.queue = env["COLORSITE_QUEUE"]  # unique to this test run (tests/site_settings.py)
+        self.started_at = {}  # name -> where its log stood when it was last started
 
-    def start(self, name: str, queues: str | None = None) -> None:
-        """Start worker ``name``; by default it reads this run's queue and a queue of its own."""
-        log = open(self.log_dir / f"{name}.log", "wb")
+    def start(self, name: str, queues: str | None = None, extra: tuple[str, ...] = ()) -> None:
+        """Start worker ``name``; by default it reads this run's queue and a queue of its own.
+
+        Starting a name again (after a crash) keeps the same node name and appends to the same log.
+        """
+        path = self.log_dir / f"{name}.log"
+        self.started_at[name] = path.stat().st_size if path.exists() else 0
+        log = open(path, "ab")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO",
              "--pool=prefork", "--concurrency=1", f"--hostname={name}@%h", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", f"--queues={queues or f'{self.queue},{self.queue}-{name}'}"],
+             "--without-mingle", "--without-heartbeat", f"--queues={queues or f'{self.queue},{self.queue}-{name}'}",
+             *extra],
             cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def log(self, name: str) -> str:
-        return (self.log_dir / f"{name}.log").read_text(errors="replace")
+    def log(self, name: str, since_start: bool = False) -> str:
+        """The worker's log, every run of it (or only since it was last started)."""
+        with open(self.log_dir / f"{name}.log", "rb") as file:
+            file.seek(self.started_at.get(name, 0) if since_start else 0)
+            return file.read().decode(errors="replace")
 
     def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         for name, process in self.processes.items():
-            while "ready." not in self.log(name):
+            while "ready." not in self.log(name, since_start=True):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"worker {name} did not start:\n{self.log(name)[-3000:]}")
                 time.sleep(0.2)
 
     def warm_up(self, timeout: float = 300) -> None:
-        """Have every worker load the model now (each also reads a queue of its own)."""
+        """Have every worker load the model now (each also reads a queue of its own).
+
+        Sent through the workers' own broker, which need not be the one this process's Celery app uses.
+        """
+        from colorsite.celery import app
         from gallery.tasks import warm_up
 
-        for name in self.processes:
-            warm_up.apply_async(queue=f"{self.queue}-{name}")
+        with app.connection_for_write(self.env["REDIS_URL"]) as connection:
+            for name in self.processes:
+                warm_up.apply_async(queue=f"{self.queue}-{name}", connection=connection)
         deadline = time.monotonic() + timeout
         for name, process in self.processes.items():
-            while not re.search(r"gallery\.tasks\.warm_up\[[^\]]+\] succeeded", self.log(name)):
+            while not re.search(r"gallery\.tasks\.warm_up\[[^\]]+\] succeeded", self.log(name, since_start=True)):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"worker {name} did not load the model:\n{self.log(name)[-3000:]}")
                 time.sleep(0.2)

@@ -7,6 +7,8 @@ down, the call that would reach it raises what kombu and redis-py raise.
 """
 import errno
 import os
+import subprocess
+import sys
 
 import pytest
 import redis
@@ -20,7 +22,7 @@ from gallery import broker, tasks
 from gallery.models import LOST_WORKER_LIMIT, Photo
 from gallery.storage import TEMP_PREFIX, AtomicFileSystemStorage
 from gallery.tasks import colorize_photo
-from tests.site_fixtures import make_photo, upload_file
+from tests.site_fixtures import make_photo, upload_file, wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -181,15 +183,26 @@ def test_the_main_process_hears_of_a_lost_pool_process(users, sent, django_captu
 
 
 def test_a_restarted_worker_takes_back_what_it_left_running(users, sent, django_capture_on_commit_callbacks):
-    dead, alive, other = (new_photo(users.owner, f"{i}.png") for i in range(3))
-    Photo.claim(dead.pk, worker="w1@host:999999999")  # no such process
-    Photo.claim(alive.pk, worker=f"w1@host:{os.getpid()}")  # still alive: left alone
-    Photo.claim(other.pk, worker="w2@host:999999999")  # another node's
-    with django_capture_on_commit_callbacks(execute=True):
-        assert Photo.requeue_left_by("w1@host") == 1
+    dead, zombie, reused, alive, other = (new_photo(users.owner, f"{i}.png") for i in range(5))
+    still_colouring = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "celery-worker"])
+    exited = subprocess.Popen([sys.executable, "-c", "pass", "celery-worker"])
+    wait_for(lambda: open(f"/proc/{exited.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", timeout=30,
+             interval=0.05, message="the process to exit")  # not reaped: a zombie, as a killed worker's pool can be
+    try:
+        Photo.claim(dead.pk, worker="w1@host:999999999")  # no such process
+        Photo.claim(zombie.pk, worker=f"w1@host:{exited.pid}")
+        Photo.claim(reused.pk, worker=f"w1@host:{os.getpid()}")  # the id now belongs to something else
+        Photo.claim(alive.pk, worker=f"w1@host:{still_colouring.pid}")  # still alive: left alone
+        Photo.claim(other.pk, worker="w2@host:999999999")  # another node's
+        with django_capture_on_commit_callbacks(execute=True):
+            assert Photo.requeue_left_by("w1@host") == 3
+    finally:
+        still_colouring.kill()
+        still_colouring.wait()
+        exited.wait()
     statuses = dict(Photo.objects.values_list("pk", "status"))
-    assert (statuses[dead.pk], statuses[alive.pk], statuses[other.pk]) == (Photo.QUEUED, Photo.RUNNING, Photo.RUNNING)
-    assert sent == [str(dead.pk)]
+    assert [statuses[p.pk] for p in (dead, zombie, reused, alive, other)] == ["queued"] * 3 + ["running"] * 2
+    assert sorted(sent) == sorted(str(p.pk) for p in (dead, zombie, reused))
 
 
 # -- storage that fails -----------------------------------------------------------------------------------------
