@@ -110,6 +110,13 @@ def choose_decoding(colorizer, rgb: np.ndarray, max_delta_cf: float) -> tuple[di
     return {"correction": best["correction"], "temperature": best["temperature"]}, table
 
 
+def save_for_inference(model, path: Path) -> None:
+    """Save the network without its optimizer state (which would triple the file)."""
+    import keras
+
+    keras.Model(model.inputs, model.outputs, name=model.name).save(path)
+
+
 def _warm_start(config: TrainConfig) -> dict:
     """Weights, bins and history of the model folder ``config.init_from``, checked against ``config``."""
     import keras
@@ -208,7 +215,7 @@ def train(config: TrainConfig, progress=None) -> dict:
     model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=2)
     if best_path.exists():
         model.load_weights(str(best_path))
-    model.save(out / "model.keras")
+    save_for_inference(model, out / "model.keras")
     info["epochs_run"] = len(history)
     info["best_epoch"] = int(min(history, key=lambda h: h.get("val_loss", math.inf))["epoch"]) if history else None
 
