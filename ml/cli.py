@@ -7,11 +7,17 @@ import sys
 from pathlib import Path
 
 
-def _train(args) -> int:
-    from .train import TrainConfig, train
+def train_config(args):
+    """The TrainConfig for parsed ``train`` arguments; flags left out keep the config's defaults."""
+    from .train import TrainConfig
 
-    fields = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
-    info = train(TrainConfig(**fields))
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None})
+
+
+def _train(args) -> int:
+    from .train import train
+
+    info = train(train_config(args))
     print(json.dumps({k: info.get(k) for k in ("family", "parameters", "epochs_run", "best_epoch",
                                                "temperature", "correction", "validation")}, indent=1))
     return 0
@@ -63,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
     from .inference import DEFAULT_WORKING_SIZE
 
     p = argparse.ArgumentParser(prog="python -m ml", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="action", required=True)
 
     t = sub.add_parser("train", help="train a model on the landscape train split")
     t.add_argument("--family", choices=["regression", "classification"], default="classification")

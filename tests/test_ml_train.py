@@ -49,3 +49,13 @@ def test_bad_configuration_is_refused():
         TrainConfig(family="gan")
     with pytest.raises(ValueError):
         TrainConfig(crop=100)
+
+
+def test_the_cli_records_the_exact_training_command(monkeypatch):
+    from ml.cli import parser, train_config
+
+    argv = ["train", "--family", "regression", "--epochs", "3", "--out", "models/x"]
+    monkeypatch.setattr("sys.argv", ["/repo/ml/__main__.py", *argv])
+    config = train_config(parser().parse_args(argv))
+    assert config.command == "python -m ml train --family regression --epochs 3 --out models/x"
+    assert config.epochs == 3 and config.batch_size == 32  # flags left out keep the defaults
