@@ -22,7 +22,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure, worker_ready
 from django.conf import settings
 
-from . import broker
+from . import broker, health
 from .models import ModelVersion, Photo, lost_after
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,19 @@ def colorize_photo(self, photo_id: str) -> None:
         return
     from ml.inference import ModelNotAvailable
 
+    version, model_dir = None, settings.COLORSITE_MODEL_DIR
     try:
         version, model_dir = active_model()
         colorizer = get_colorizer(str(model_dir))
+        health.report_model_loaded(model_dir, version.label if version else Path(model_dir).name)
         photo.colorize(colorizer, model_name=model_label(model_dir, colorizer, version), model_version=version)
         if photo.status == Photo.DONE:
             log.info("photo %s coloured by %s", photo_id, photo.worker)
     except ModelNotAvailable as exc:
-        photo.fail(f"the colouring model is not available ({exc})")
+        # The owner is told colouring is not possible now; the staff see why on every page (gallery.health).
+        log.error("photo %s: the active model cannot be loaded: %s", photo_id, exc)
+        health.report_model_problem(model_dir, version.label if version else Path(model_dir).name, str(exc))
+        photo.fail(health.MODEL_UNAVAILABLE)
     except SoftTimeLimitExceeded:
         photo.fail(f"colouring took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} seconds")
     except OSError as exc:

@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 import psutil
 
@@ -101,13 +102,19 @@ class LiveSite:
     # -- HTTP, as a script would use the site ---------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, token: str | None = None, body: bytes | None = None,
-                content_type: str | None = None, timeout: float = 60) -> tuple[int, dict | bytes, float]:
-        """(status, JSON body or bytes, seconds) of one request on a connection of its own."""
+                content_type: str | None = None, cookies: dict | None = None,
+                timeout: float = 60) -> tuple[int, dict | bytes, float]:
+        """(status, JSON body or bytes, seconds) of one request on a connection of its own.
+
+        ``cookies`` (a dict) is sent, and updated from the answer, as a browser keeps its cookies.
+        """
         headers = {"Host": "127.0.0.1"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if content_type:
             headers["Content-Type"] = content_type
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         started = time.perf_counter()
         try:
@@ -117,9 +124,27 @@ class LiveSite:
             elapsed = time.perf_counter() - started
         finally:
             connection.close()
+        if cookies is not None:
+            for header in response.headers.get_all("Set-Cookie") or []:
+                name, _, value = header.split(";", 1)[0].partition("=")
+                cookies[name.strip()] = value.strip()
         if response.getheader("Content-Type", "").startswith("application/json"):
             return response.status, json.loads(data), elapsed
         return response.status, data, elapsed
+
+    def log_in(self, username: str, password: str) -> dict:
+        """A browser's cookies after logging in through the login form (CSRF token included)."""
+        cookies = {}
+        self.request("GET", "/accounts/login/", cookies=cookies)
+        status, _, _ = self.post_form("/accounts/login/", {"username": username, "password": password}, cookies)
+        assert status == 302 and "sessionid" in cookies, f"logging in as {username} failed ({status})"
+        return cookies
+
+    def post_form(self, path: str, fields: dict, cookies: dict) -> tuple[int, dict | bytes, float]:
+        """POST a form as a browser does, with the CSRF token its cookie holds."""
+        body = urlencode(dict(fields, csrfmiddlewaretoken=cookies["csrftoken"])).encode()
+        return self.request("POST", path, body=body, content_type="application/x-www-form-urlencoded",
+                            cookies=cookies)
 
     def upload(self, token: str, name: str, data: bytes) -> tuple[int, dict, float]:
         """POST one file to /api/photos/ as multipart form data."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import time
 from collections import Counter
@@ -176,3 +177,52 @@ def test_storage_failing_mid_write_never_shows_a_half_file_and_the_retry_succeed
     assert photos[photo_id].runs == 2
     status, body, _ = site.request("GET", f"/api/photos/{photo_id}/download/result/", token=token)
     assert status == 200 and body == (site.media / photos[photo_id].result.name).read_bytes()
+
+
+# -- fault 3: the active model's file is missing or corrupt ----------------------------------------------------
+
+def test_a_broken_model_fails_photos_with_a_clear_reason_and_the_site_stays_up_until_it_is_mended(
+        site, token, django_user_model, tmp_path):
+    from gallery.health import MODEL_UNAVAILABLE
+    from gallery.models import ModelVersion
+
+    shipped = ModelVersion.active()
+    copy = tmp_path / "copy-of-shipped"
+    shutil.copytree(shipped.path, copy)
+    broken = ModelVersion.register_folder(copy, label="copy", activate=True)
+    django_user_model.objects.create_superuser("boss", password="x")
+    admin, owner = site.log_in("boss", "x"), site.log_in("faulty", "x")
+
+    (copy / "model.keras").write_bytes(b"PK\x03\x04 not really a Keras file" * 100)  # corrupt
+    (corrupt,) = upload_batch(site, token, 1, width=320, height=240)
+    wait_all_final([corrupt], timeout=120)
+    (copy / "model.keras").unlink()  # then missing
+    (missing,) = upload_batch(site, token, 1, width=320, height=240)
+    photos = wait_all_final([missing], timeout=120) | {corrupt: Photo.objects.get(pk=corrupt)}
+    for photo in photos.values():
+        assert photo.status == Photo.FAILED and photo.failure_reason == MODEL_UNAVAILABLE
+        assert str(copy) not in photo.failure_reason  # the owner is told what it means, not where the files are
+
+    # The site stays up: pages, the API and uploads all answer; the staff pages name the problem.
+    assert site.request("GET", "/public/")[0] == 200
+    status, body, _ = site.request("GET", f"/api/photos/{missing}/", token=token)
+    assert status == 200 and body["failure_reason"] == MODEL_UNAVAILABLE
+    status, dashboard, _ = site.request("GET", "/staff/", cookies=admin)
+    assert status == 200
+    assert b"The active colouring model (copy, " + str(copy).encode() + b") cannot be used: model.keras is missing" \
+        in dashboard
+    assert b"cannot be used" not in site.request("GET", "/photos/", cookies=owner)[1]  # owners get no server details
+
+    # Restoring the file lets re-colouring succeed ...
+    shutil.copy2(shipped.path / "model.keras", copy / "model.keras")
+    (copy / "model.keras").touch()
+    assert site.post_form(f"/photos/{corrupt}/recolour/", {"working_size": 256}, owner)[0] == 302
+    photo = wait_all_final([corrupt], timeout=120)[corrupt]
+    assert photo.status == Photo.DONE and photo.model_version_id == broken.pk, photo.failure_reason
+    assert b"cannot be used" not in site.request("GET", "/staff/", cookies=admin)[1]
+    # ... and so does activating another version, when the files are gone for good.
+    shutil.rmtree(copy)
+    assert site.post_form(f"/staff/versions/{shipped.pk}/activate/", {}, admin)[0] == 302
+    assert site.post_form(f"/photos/{missing}/recolour/", {"working_size": 256}, owner)[0] == 302
+    photo = wait_all_final([missing], timeout=120)[missing]
+    assert photo.status == Photo.DONE and photo.model_version_id == shipped.pk, photo.failure_reason

@@ -9,6 +9,7 @@ import errno
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import redis
@@ -304,3 +305,57 @@ def test_a_coloured_photo_is_logged_once_with_its_worker(users, fake_colorizer, 
         colorize_photo(str(photo.pk))
         colorize_photo(str(photo.pk))
     assert caplog.text.count(f"photo {photo.pk} coloured by") == 1
+
+
+# -- a broken model ----------------------------------------------------------------------------------------------
+
+def test_a_broken_model_is_explained_to_the_staff_on_every_page_and_to_owners_in_plain_words(
+        users, client, owner_client, monkeypatch, tmp_path, settings):
+    from django.test import Client
+
+    from gallery import health
+    from gallery.models import ModelVersion
+    from ml.inference import ModelNotAvailable
+
+    folder = tmp_path / "v7"
+    folder.mkdir()
+    (folder / "model.json").write_text('{"family": "classification"}')
+    (folder / "model.keras").write_bytes(b"not a zip at all")
+    ModelVersion.register_folder(folder, label="v7", activate=True)
+
+    def cannot_load(model_dir):
+        raise ModelNotAvailable(f"the model file in {model_dir} cannot be loaded (not a zip file)")
+    monkeypatch.setattr(tasks, "get_colorizer", cannot_load)
+    photo = new_photo(users.owner)
+    colorize_photo(str(photo.pk))
+    photo.refresh_from_db()
+    assert photo.status == Photo.FAILED and photo.failure_reason == health.MODEL_UNAVAILABLE
+
+    staff = Client()
+    staff.force_login(users.staff)
+    for url in (reverse("staff-dashboard"), reverse("gallery-public"), reverse("gallery-upload")):
+        page = staff.get(url).content.decode()
+        assert f"The active colouring model (v7, {folder}) cannot be used: model.keras is damaged (it is not a " \
+               "complete Keras file)" in page, url
+    for someone in (owner_client, client):  # the owner and the public see no alert and no server path
+        assert "cannot be used" not in someone.get(reverse("gallery-public")).content.decode()
+    assert str(folder) not in owner_client.get(reverse("api-photo", args=[photo.pk])).content.decode()
+
+    (folder / "model.keras").unlink()
+    assert "cannot be used: model.keras is missing" in staff.get(reverse("staff-dashboard")).content.decode()
+    # Restored (a newer, whole file): the alert goes without waiting for a worker.
+    import zipfile
+
+    with zipfile.ZipFile(folder / "model.keras", "w") as archive:
+        archive.writestr("config.json", "{}")
+    os.utime(folder / "model.keras", (time.time() + 5, time.time() + 5))
+    assert "cannot be used" not in staff.get(reverse("staff-dashboard")).content.decode()
+
+
+def test_a_model_that_loads_again_clears_the_alert(users, fake_colorizer, tmp_path, settings):
+    from gallery import health
+
+    health.report_model_problem(tmp_path, "v8", "the model file cannot be loaded")
+    assert health.model_problem().startswith(f"The active colouring model (v8, {tmp_path.resolve()}) cannot be used")
+    health.report_model_loaded(tmp_path, "v8")
+    assert health.model_problem() is None

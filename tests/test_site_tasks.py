@@ -124,7 +124,8 @@ def test_a_missing_model_ends_failed_with_its_reason(photo, settings, tmp_path):
         tasks.get_colorizer.cache_clear()
     photo.refresh_from_db()
     assert photo.status == Photo.FAILED
-    assert photo.failure_reason.startswith("the colouring model is not available (no model at")
+    assert photo.failure_reason.startswith("colouring is not possible right now: the site's colouring model could "
+                                           "not be loaded")
 
 
 def test_running_out_of_time_ends_failed(photo, monkeypatch, settings):
