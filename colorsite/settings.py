@@ -279,5 +279,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"gallery": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "gallery": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+        # A server error's traceback goes to the log in production too (Django prints it only in DEBUG).
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }

@@ -15,6 +15,7 @@ an Allowance about each file before decoding it, so a refused file costs us noth
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 import uuid
@@ -28,6 +29,7 @@ from . import broker
 from .forms import megabytes
 from .models import Photo
 
+log = logging.getLogger(__name__)
 WINDOW = 3600  # seconds
 
 
@@ -80,11 +82,15 @@ class Allowance:
             pipe.expire(key, WINDOW + 60)
             _, _, count, oldest, _ = pipe.execute()
         except broker.ERRORS:
+            log.warning("Redis did not answer the upload counter; counting the photos of the last hour", exc_info=True)
             return self._count_one_without_redis()
         if count <= self.per_hour:
             self._entry = entry
             return True
-        broker.client().zrem(key, entry)
+        try:
+            broker.client().zrem(key, entry)
+        except broker.ERRORS:
+            pass  # it expires with the key
         self.retry_after = int(oldest[0][1] + WINDOW - now) + 1 if oldest else WINDOW
         return False
 

@@ -124,3 +124,17 @@ def test_sizes_in_messages_are_in_the_pages_units_and_never_look_alike():
     assert megabytes(25 * 1024 ** 2) == "25.0 MB" and megabytes(2 * 1024 ** 3) == "2.0 GB"
     assert sizes(30 * 1024 ** 2, 25 * 1024 ** 2) == ("30.0 MB", "25.0 MB")
     assert sizes(25 * 1024 ** 2 + 10, 25 * 1024 ** 2) == ("26,214,410 bytes", "26,214,400 bytes")
+
+
+def test_a_redis_client_that_breaks_oddly_does_not_fail_the_upload(owner_client, settings, image_bytes, monkeypatch):
+    """Seen under load: redis-py failing a handshake with ValueError("I/O operation on closed file")."""
+    class Broken:
+        def pipeline(self, **kwargs):
+            raise ValueError("I/O operation on closed file.")
+
+        def zrem(self, *args):
+            raise ValueError("I/O operation on closed file.")
+    settings.COLORSITE_UPLOADS_PER_HOUR = 5
+    monkeypatch.setattr(broker, "client", lambda: Broken())
+    response = send(owner_client, "a.png", data=image_bytes())
+    assert response.status_code == 201  # counted from the photos of the last hour instead
