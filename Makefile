@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test test-postgres run bench bench-site
+.PHONY: install test test-postgres run bench bench-site bench-load
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,7 @@ bench: install
 
 bench-site: install
 	$(PY) bench/site.py
+
+# 200 uploads from 20 clients against gunicorn, Redis and two workers (add ARGS=--postgres for PostgreSQL).
+bench-load: install
+	$(PY) bench/load.py $(ARGS)

@@ -35,19 +35,19 @@ COLOURED = re.compile(r"/\S+\] photo ([0-9a-f-]{36}) coloured by")  # Celery's l
 
 
 def grey_photos(count: int, longest_side: int) -> list[bytes]:
-    """Grey PNGs: real photos from the shared data set, else generated ones."""
+    """Grey 4:3 PNGs ``longest_side`` wide: real photos from the shared data set, enlarged, else generated ones."""
     import numpy as np
     from PIL import Image
 
+    size = (longest_side, longest_side * 3 // 4)
     photos = []
     for i in range(count):
         path = DATASET / f"{i:04d}.jpg"
         if path.exists():
-            image = Image.open(path).convert("L")
-            image.thumbnail((longest_side, longest_side))
+            image = Image.open(path).convert("L").resize(size, Image.Resampling.LANCZOS)
         else:
             rng = np.random.default_rng(i)
-            image = Image.fromarray(rng.integers(0, 255, (longest_side * 3 // 4, longest_side), dtype=np.uint8), "L")
+            image = Image.fromarray(rng.integers(0, 255, size[::-1], dtype=np.uint8), "L")
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, "PNG", compress_level=1)
         photos.append(buffer.getvalue())
@@ -77,7 +77,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (concurrency 1 each)")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn process")
-    parser.add_argument("--size", type=int, default=640, help="longest side of the photos, in pixels")
+    parser.add_argument("--size", type=int, default=1000, help="longest side of the photos, in pixels")
     parser.add_argument("--postgres", action="store_true", help="a throw-away database on 127.0.0.1:5432")
     parser.add_argument("--model", default=None, help="model folder (default: COLORSITE_MODEL_DIR or models/default)")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds to wait for the last photo")
@@ -137,6 +137,8 @@ def main() -> int:
                 try:
                     status, body, seconds = site.upload(tokens[i], f"load{number}.png", photos[number % len(photos)])
                     photo_id = body["photos"][0]["id"] if status == 201 else None
+                    if status != 201:
+                        print(f"client {i}: upload {number} answered {status}: {str(body)[:300]}")
                 except OSError as exc:
                     status, seconds, photo_id = 0, float("nan"), None
                     print(f"client {i}: upload {number} failed: {exc}")
@@ -155,6 +157,7 @@ def main() -> int:
                 break
             time.sleep(0.5)
         rows = list(Photo.objects.filter(pk__in=ids).values("id", "status", "runs", "finished", "failure_reason"))
+        unanswered = Photo.objects.exclude(pk__in=ids).count()  # stored, but the client never heard of it
         logs = "".join(site.workers.log(name) for name in site.workers.processes)
     finally:
         site.stop()
@@ -174,13 +177,16 @@ def main() -> int:
         "lost": args.uploads - len(done),
         "coloured_twice": sum(1 for r in rows if coloured[str(r["id"])] > 1),
         "claimed_more_than_once": sum(1 for r in rows if r["runs"] > 1),
+        "stored_but_not_answered": unanswered,
+        "errors": Counter(str(status) for status, _, _ in results if status != 201),
         "upload_median_s": statistics.median(times) if times else None,
         "upload_p99_s": percentile(times, 99) if times else None,
         "uploading_s": uploaded - started, "last_done_s": last_done - started,
         "photos_per_s": len(done) / (last_done - started) if done else 0.0,
-        "size": args.size, "database": "postgresql" if args.postgres else "sqlite",
+        "photo_size": f"{args.size}x{args.size * 3 // 4}", "database": "postgresql" if args.postgres else "sqlite",
     }
-    print(f"{figures['uploads']} uploads from {figures['clients']} clients: {figures['accepted']} accepted, "
+    print(f"{figures['uploads']} uploads ({figures['photo_size']} grey PNG) from {figures['clients']} clients: "
+          f"{figures['accepted']} accepted, "
           f"{figures['done']} DONE, {figures['failed']} failed, {figures['lost']} lost, "
           f"{figures['coloured_twice']} coloured twice")
     if times:
