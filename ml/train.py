@@ -29,7 +29,7 @@ from .grid import OUTPUT_STRIDE
 from .models import FAMILIES, RebalancedSoftCrossEntropy, build_model, parameter_count
 
 TEMPERATURES = (0.38, 0.55, 0.7, 1.0)
-CORRECTIONS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.75, 1.0)
+CORRECTIONS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.75, 1.0)
 
 
 @dataclass
