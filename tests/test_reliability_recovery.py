@@ -123,7 +123,10 @@ def test_after_redis_lost_its_data_the_sweep_resends_every_queued_photo(users, s
 
 def test_a_worker_starting_while_redis_is_down_carries_on(users, monkeypatch, caplog):
     new_photo(users.owner)
-    monkeypatch.setattr(broker, "client", lambda: redis.Redis(port=1, socket_connect_timeout=0.5))
+    class Refusing:
+        def pipeline(self, **kwargs):
+            raise redis.ConnectionError(REFUSED)
+    monkeypatch.setattr(broker, "client", lambda: Refusing())
     tasks.sweep_on_start(sender=None)  # must not raise: the periodic sweep sends the photo later
     assert "Redis is not answering" in caplog.text
 

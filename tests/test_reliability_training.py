@@ -6,6 +6,7 @@ run and brings it to READY.  The workers are the staff tests' (tests/staff_fixtu
 session's colour workers and a training worker on this run's training queue.
 """
 import os
+import shutil
 import signal
 
 import psutil
@@ -30,9 +31,11 @@ def start_run(client, **changes) -> ModelVersion:
 
 
 def test_a_training_run_that_crashes_midway_fails_alone_and_the_training_worker_keeps_serving(
-        real_training, real_workers, client, users):
+        real_training, real_workers, client, users, tmp_path):
     client.force_login(users.superuser)
-    active = ModelVersion.active()
+    # The active version is a copy of the shipped model that nothing but this test could touch.
+    shutil.copytree(ModelVersion.active().path, tmp_path / "active")
+    active = ModelVersion.register_folder(tmp_path / "active", label="active-copy", activate=True)
     active_files = files_of(active.path)
     trainer = psutil.Process(real_training.processes["trainer"].pid)
 

@@ -76,10 +76,19 @@ def test_files_refused_for_what_they_are_do_not_count(owner_client, settings, im
 
 def test_with_redis_down_the_limit_counts_the_photos_of_the_last_hour(owner_client, settings, image_bytes, monkeypatch):
     settings.COLORSITE_UPLOADS_PER_HOUR = 2
-    monkeypatch.setattr(broker, "client", lambda: redis.Redis(port=1, socket_connect_timeout=0.5))
+    monkeypatch.setattr(broker, "client", lambda: Refusing())
     response = send(owner_client, "1.png", "2.png", "3.png", data=image_bytes())
     assert response.status_code == 201 and len(response.json()["photos"]) == 2
     assert response.json()["rejected"][0]["error"].startswith("you have uploaded 2 photos in the last hour")
+
+
+class Refusing:
+    """A Redis client whose server is down: every command fails at once, as a refused connection does."""
+
+    def __getattr__(self, name):
+        def refuse(*args, **kwargs):
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        return refuse
 
 
 def test_uploads_past_the_quota_are_refused_with_the_usage(owner_client, users, settings, image_bytes):
