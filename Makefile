@@ -15,7 +15,8 @@ $(VENV)/installed: requirements.txt
 
 install: $(VENV)/installed
 
-# The whole suite on SQLite; then, where PostgreSQL answers (CI has one), the site's database tests on it too.
+# The whole suite on SQLite; then, where PostgreSQL answers (CI has one), the site's database tests on it too
+# (its locking differs: the faults' claims and requeues run there again).
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/colorsite
 test: install
 	$(PY) -m pytest
@@ -26,7 +27,8 @@ test: install
 	fi
 
 test-postgres: install
-	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest tests/test_site_*.py tests/test_staff_*.py -m "not browser"
+	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest tests/test_site_*.py tests/test_staff_*.py tests/test_reliability_*.py \
+		tests/test_security_limits.py -m "not browser"
 
 # Migrate, make sure Redis answers (else start one), run the Celery workers and the web server; Ctrl-C stops all.
 run: install
