@@ -47,6 +47,9 @@ def test_a_training_run_that_crashes_midway_fails_alone_and_the_training_worker_
     version = wait_until_final(version, timeout=120)
     assert version.state == ModelVersion.FAILED
     assert version.failure_reason.startswith("the training process stopped (WorkerLostError")
+    # The worker's main process logs the lost child with a traceback; let that land in this test's share of
+    # the session-wide log, not in the next test's.
+    wait_for(lambda: "WorkerLostError" in real_training.log("trainer"), timeout=60, message="the lost child to be logged")
     assert not version.path.exists()  # nothing half-trained is left to activate
     assert ModelVersion.active() == active and files_of(active.path) == active_files
     client.post(reverse("staff-version-activate", args=[version.pk]))  # a failed run cannot be activated

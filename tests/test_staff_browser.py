@@ -43,6 +43,8 @@ def admin_page(real_training, live_server, django_user_model):
 
 
 def test_an_admin_sees_the_progress_bar_move_during_a_quick_run(admin_page, tmp_path):
+    from playwright.sync_api import Error as PlaywrightError
+
     page = admin_page
     page.select_option("#id_family", "classification")
     page.fill("#id_epochs", "4")
@@ -59,11 +61,15 @@ def test_an_admin_sees_the_progress_bar_move_during_a_quick_run(admin_page, tmp_
     values, epochs = [], set()
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline:
-        bar = page.query_selector("section.run progress")
-        if bar is None:  # the run ended and the page reloaded with the new version
-            break
-        values.append(bar.evaluate("p => p.value"))
-        epochs.add(page.inner_text("section.run .run-epoch"))
+        try:
+            bar = page.query_selector("section.run progress")
+            if bar is None:  # the run ended and the page reloaded with the new version
+                break
+            values.append(bar.evaluate("p => p.value"))
+            epochs.add(page.inner_text("section.run .run-epoch"))
+        except PlaywrightError:  # the reload happened between two of these calls
+            page.wait_for_load_state()
+            continue
         if len(values) == 5:
             page.screenshot(path=str(tmp_path / "progress.png"))
         time.sleep(0.3)
