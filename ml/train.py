@@ -77,8 +77,8 @@ def class_table(rgb: np.ndarray) -> dict:
     return {"centres": centres.tolist(), "prior": prior.tolist(), "weights": weights.tolist()}
 
 
-def validation_rows(colorizer, rgb: np.ndarray, temperature: float | None = None) -> list[dict]:
-    return [metrics.score(colorizer.colorize_array(x, temperature=temperature), x) for x in rgb]
+def validation_rows(colorizer, rgb: np.ndarray) -> list[dict]:
+    return [metrics.score(colorizer.colorize_array(x), x) for x in rgb]
 
 
 def choose_decoding(colorizer, rgb: np.ndarray, max_delta_cf: float) -> tuple[dict, list[dict]]:

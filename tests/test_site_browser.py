@@ -3,6 +3,7 @@
 Playwright's own browser downloads are never used (no `playwright install`):
 the system Chromium at /usr/bin/chromium is launched directly.
 """
+import contextlib
 import os
 from pathlib import Path
 
@@ -19,14 +20,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture
-def logged_in_page(live_server, django_user_model):
-    """A Chromium page logged in as a new user through the login form.
+@contextlib.contextmanager
+def chromium_logged_in(live_url: str, username: str, landing: str):
+    """A Chromium page logged in as ``username`` through the login form, waiting on ``landing``.
 
-    The user is made before Playwright starts: its sync API runs an event loop in this thread,
+    Make the user before entering: Playwright's sync API runs an event loop in this thread,
     and Django refuses database calls from a thread with a running loop.
     """
-    django_user_model.objects.create_user("frida", password=PASSWORD)
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
@@ -36,14 +36,22 @@ def logged_in_page(live_server, django_user_model):
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.set_default_timeout(30_000)
-            page.goto(live_server.url + reverse("login"))
-            page.fill("#id_username", "frida")
+            page.goto(f"{live_url}{reverse('login')}?next={landing}")
+            page.fill("#id_username", username)
             page.fill("#id_password", PASSWORD)
             page.click("main button[type=submit]")
-            page.wait_for_url("**" + reverse("gallery-upload"))
+            page.wait_for_url("**" + landing)
             yield page
         finally:
             browser.close()
+
+
+@pytest.fixture
+def logged_in_page(live_server, django_user_model):
+    """A Chromium page logged in as a new user, on the upload page."""
+    django_user_model.objects.create_user("frida", password=PASSWORD)
+    with chromium_logged_in(live_server.url, "frida", reverse("gallery-upload")) as page:
+        yield page
 
 
 def test_a_person_uploads_a_photo_and_watches_it_get_coloured(real_workers, real_media, logged_in_page, tmp_path):

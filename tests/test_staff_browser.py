@@ -10,36 +10,17 @@ import pytest
 from django.urls import reverse
 
 from tests.site_fixtures import PASSWORD
-from tests.test_site_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_site_browser import chromium_logged_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.real, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def admin_page(real_training, live_server, django_user_model):
-    """A Chromium page logged in as a superuser through the login form, on the dashboard.
-
-    Everything that touches the database happens before Playwright starts (its sync API runs an
-    event loop in this thread, and Django refuses database calls from such a thread).
-    """
+    """A Chromium page logged in as a superuser, on the dashboard."""
     django_user_model.objects.create_superuser("ada", password=PASSWORD)
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.set_default_timeout(30_000)
-            page.goto(live_server.url + reverse("login") + "?next=" + reverse("staff-dashboard"))
-            page.fill("#id_username", "ada")
-            page.fill("#id_password", PASSWORD)
-            page.click("main button[type=submit]")
-            page.wait_for_url("**" + reverse("staff-dashboard"))
-            yield page
-        finally:
-            browser.close()
+    with chromium_logged_in(live_server.url, "ada", reverse("staff-dashboard")) as page:
+        yield page
 
 
 def test_an_admin_sees_the_progress_bar_move_during_a_quick_run(admin_page, tmp_path):
