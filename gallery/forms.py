@@ -6,9 +6,9 @@ from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 
 from ml.images import InvalidImage
+from ml.inference import MAX_WORKING_SIZE, MIN_WORKING_SIZE
 
 from . import imaging
-from .models import MAX_WORKING_SIZE, MIN_WORKING_SIZE
 
 
 def megabytes(n: int) -> str:

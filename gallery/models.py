@@ -37,8 +37,8 @@ from django.utils import timezone
 from PIL import Image
 
 from ml.images import InvalidImage, open_image
-# The engine's render-size bounds; ml.inference imports Keras only when a Colorizer is built.
-from ml.inference import DEFAULT_WORKING_SIZE, MAX_WORKING_SIZE, MIN_WORKING_SIZE
+# The engine's default render size; ml.inference imports Keras only when a Colorizer is built.
+from ml.inference import DEFAULT_WORKING_SIZE
 
 from . import broker, imaging
 

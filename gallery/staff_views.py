@@ -52,6 +52,11 @@ def admin_required(view):
     return wrapper
 
 
+def light_version(version_id) -> ModelVersion:
+    """A version without its per-image report (ModelVersion.LIGHT), or 404: all the small views need."""
+    return get_object_or_404(ModelVersion.objects.defer(*ModelVersion.LIGHT), pk=version_id)
+
+
 def dashboard_context(request, form: TrainingForm | None = None) -> dict:
     """The dashboard's versions, the one or two being looked at, the run in progress and the form."""
     versions = list(ModelVersion.objects.defer(*ModelVersion.LIGHT).select_related("created_by"))
@@ -92,14 +97,14 @@ def train(request):
 @require_GET
 def version_progress(request, version_id):
     """The progress bar's data, polled by static/gallery/staff.js."""
-    version = get_object_or_404(ModelVersion.objects.defer(*ModelVersion.LIGHT), pk=version_id)
+    version = light_version(version_id)
     return JsonResponse(version.progress_report())
 
 
 @admin_required
 @require_POST
 def version_cancel(request, version_id):
-    version = get_object_or_404(ModelVersion.objects.defer(*ModelVersion.LIGHT), pk=version_id)
+    version = light_version(version_id)
     if version.request_cancel():
         messages.success(request, f"Cancelling {version.label}; the active model is unchanged.")
     else:
@@ -110,7 +115,7 @@ def version_cancel(request, version_id):
 @admin_required
 @require_POST
 def version_activate(request, version_id):
-    version = get_object_or_404(ModelVersion.objects.defer(*ModelVersion.LIGHT), pk=version_id)
+    version = light_version(version_id)
     if version.activate():
         messages.success(request, f"{version.label} is active: workers colour with it from their next photo.")
     else:
