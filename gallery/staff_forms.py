@@ -4,10 +4,9 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from ml.families import FAMILIES
 from ml.leaderboard import RANKINGS
 
-# ml.models.FAMILIES, spelled out here because ml.models imports Keras, which the web process never needs.
-FAMILIES = ("classification", "regression")
 # Training crops the engine accepts that fit the 150 px photos (multiples of 8).
 WORKING_SIZES = (64, 96, 128, 144)
 WIDTHS = (4, 8, 16, 24, 32, 48, 64)

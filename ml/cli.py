@@ -66,13 +66,14 @@ def _colorize(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from .families import FAMILIES
     from .inference import DEFAULT_WORKING_SIZE
 
     p = argparse.ArgumentParser(prog="python -m ml", description=__doc__)
     sub = p.add_subparsers(dest="action", required=True)
 
     t = sub.add_parser("train", help="train a model on the landscape train split")
-    t.add_argument("--family", choices=["regression", "classification"], default="classification")
+    t.add_argument("--family", choices=FAMILIES, default="classification")
     t.add_argument("--out", required=True, help="model folder to write (rerun to resume)")
     t.add_argument("--data", help="dataset folder (default $COLORSITE_DATASET or ../shared/datasets/landscape)")
     t.add_argument("--epochs", type=int)

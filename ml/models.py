@@ -20,9 +20,9 @@ import numpy as np
 from keras import layers, ops
 
 from . import bins
+from .families import FAMILIES  # noqa: F401  (re-exported)
 from .grid import INPUT_MULTIPLE, OUTPUT_STRIDE  # noqa: F401  (re-exported)
 
-FAMILIES = ("regression", "classification")
 
 
 @keras.saving.register_keras_serializable(package="colorsite")
