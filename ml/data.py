@@ -1,10 +1,16 @@
-"""The landscape dataset: splits, decoding, caching and augmentation.
+"""The two photo collections: splits, decoding, caching, mixing and augmentation.
 
-The photos stay in ``../shared/datasets/landscape`` (override with the
-``COLORSITE_DATASET`` environment variable or a ``--data`` flag).  A split is
-decoded once, in parallel threads, into one uint8 array and kept in a small
-``.npy`` cache so later runs start in seconds.  ``test`` is only ever read by
-evaluation: :func:`training_splits` refuses it.
+* ``landscape``: 8,107 outdoor scenes at 150 px (``../shared/datasets/landscape``,
+  or ``$COLORSITE_DATASET`` / ``--data``); the admin dashboard's headline set.
+* ``photos``: 16,597 everyday photographs (faces, people, pets, rooms, flowers,
+  objects, streets), train/val crops of 160 px and native-aspect test photos
+  (``../shared/datasets/photos``, or ``$COLORSITE_PHOTOS`` / ``--photos``).  File names
+  start with their source set (``utkface200-test-00012.jpg``): :func:`source_of`.
+
+A split is decoded once, in parallel threads, into one uint8 array and kept in
+a small ``.npy`` cache so later runs start in seconds.  ``test`` is only ever
+read by evaluation: :func:`load_training_split` refuses it.  Batches for
+training mix the collections at a chosen ratio (:func:`make_dataset`).
 """
 from __future__ import annotations
 
@@ -19,27 +25,52 @@ from PIL import Image, ImageFilter
 
 from . import color
 
-DEFAULT_DATASET = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "landscape"
+_SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+DEFAULT_DATASET = _SHARED / "landscape"
+DEFAULT_PHOTOS = _SHARED / "photos"
+DATASETS = ("landscape", "photos")
 SPLITS = ("train", "val", "test")
 TRAINING_SPLITS = ("train", "val")
+_ENVIRONMENT = {"landscape": "COLORSITE_DATASET", "photos": "COLORSITE_PHOTOS"}
+_DEFAULTS = {"landscape": DEFAULT_DATASET, "photos": DEFAULT_PHOTOS}
 
 
-def dataset_root(path: str | os.PathLike | None = None) -> Path:
-    """The dataset folder: the argument, else $COLORSITE_DATASET, else ../shared/datasets/landscape."""
-    root = Path(path or os.environ.get("COLORSITE_DATASET") or DEFAULT_DATASET)
+def dataset_root(path: str | os.PathLike | None = None, name: str = "landscape") -> Path:
+    """A collection's folder: the argument, else its environment variable, else ../shared/datasets/NAME."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose from {DATASETS}")
+    root = Path(path or os.environ.get(_ENVIRONMENT[name]) or _DEFAULTS[name])
     if not (root / "splits.json").is_file():
-        raise FileNotFoundError(f"no splits.json in {root}: point --data or COLORSITE_DATASET at the landscape dataset")
+        raise FileNotFoundError(f"no splits.json in {root}: point --{'data' if name == 'landscape' else name} "
+                                f"or {_ENVIRONMENT[name]} at the {name} dataset")
     return root
 
 
 def split_files(root: Path, split: str, max_examples: int | None = None) -> list[Path]:
-    """Paths of one split's photos, in the fixed order of splits.json."""
+    """Paths of one split's photos, in the fixed order of splits.json.
+
+    The landscape set lists bare names under ``color/``; the photos set lists
+    paths relative to its root (``train/…``).
+    """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
     names = json.loads((root / "splits.json").read_text())[split]
     if max_examples:
         names = names[:max_examples]
-    return [root / "color" / n for n in names]
+    return [root / n if "/" in n else root / "color" / n for n in names]
+
+
+def source_of(path: str | os.PathLike) -> str:
+    """The source set a photo comes from: its file name's prefix (``pets_homes-test-00003.jpg`` -> ``pets_homes``).
+
+    Landscape files (``0042.jpg``) have none and belong to ``landscape``.
+    """
+    stem = Path(path).stem
+    for split in SPLITS:
+        marker = f"-{split}-"
+        if marker in stem:
+            return stem.split(marker, 1)[0]
+    return "landscape"
 
 
 def _decode(path: Path, size: int | None) -> np.ndarray:
@@ -63,15 +94,22 @@ def load_rgb(paths: list[Path], *, size: int | None = None, threads: int | None 
     return np.stack(images) if size else images
 
 
-def load_training_split(root: Path, split: str, *, size: int = 150, max_examples: int | None = None,
+def load_training_split(root: Path, split: str, *, size: int | None = None, max_examples: int | None = None,
                         cache_dir: Path | None = None) -> np.ndarray:
-    """(N, size, size, 3) uint8 RGB of the train or val split, cached as .npy."""
+    """(N, size, size, 3) uint8 RGB of the train or val split, cached as .npy.
+
+    ``size`` defaults to the collection's own square side (150 px landscape, 160 px photos).
+    """
     if split not in TRAINING_SPLITS:
         raise ValueError(f"training may only read {TRAINING_SPLITS}, not {split!r}")
     paths = split_files(root, split, max_examples)
+    if size is None:
+        with Image.open(paths[0]) as first:
+            size = min(first.size)
     cache = None
     if cache_dir is not None:
-        cache = Path(cache_dir) / f"{split}-{size}-{len(paths)}.npy"
+        prefix = "" if (root / "color").is_dir() else f"{root.name}-"  # landscape keeps its old cache names
+        cache = Path(cache_dir) / f"{prefix}{split}-{size}-{len(paths)}.npy"
         if cache.is_file():
             return np.load(cache)
     rgb = load_rgb(paths, size=size)
@@ -110,18 +148,18 @@ def age_lightness(l: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(l, 0.0, 100.0)
 
 
-def random_crop_flip(lab: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:
-    """A random crop x crop window of a Lab image (H, W, 3), mirrored half the time."""
-    h, w = lab.shape[:2]
+def random_crop_flip(image: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:
+    """A random crop x crop window of an image (H, W, C), mirrored half the time."""
+    h, w = image.shape[:2]
     top, left = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
-    out = lab[top:top + crop, left:left + crop]
+    out = image[top:top + crop, left:left + crop]
     return out[:, ::-1] if rng.random() < 0.5 else out
 
 
-def centre_crop(lab: np.ndarray, crop: int) -> np.ndarray:
-    h, w = lab.shape[:2]
+def centre_crop(image: np.ndarray, crop: int) -> np.ndarray:
+    h, w = image.shape[:2]
     top, left = (h - crop) // 2, (w - crop) // 2
-    return lab[top:top + crop, left:left + crop]
+    return image[top:top + crop, left:left + crop]
 
 
 def pool_ab(ab: np.ndarray, factor: int) -> np.ndarray:
@@ -134,49 +172,29 @@ def pool_ab(ab: np.ndarray, factor: int) -> np.ndarray:
     return ab[:, :h, :w].reshape(b, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
 
 
-def make_dataset(rgb: np.ndarray, *, batch_size: int, crop: int, output_stride: int,
-                 family: str, train: bool, seed: int = 0, age_probability: float = 0.0):
-    """A ``keras.utils.PyDataset`` of (L input, ab target) batches from uint8 RGB (N, H, W, 3).
+def make_dataset(rgb, *, batch_size: int, crop: int, output_stride: int, family: str, train: bool,
+                 seed: int = 0, age_probability: float = 0.0, weights=None, steps_per_epoch: int | None = None,
+                 workers: int = 1):
+    """A ``keras.utils.PyDataset`` of (L input, ab target) batches.
 
-    Inputs are normalised L, (B, crop, crop, 1) in [-1, 1].  Targets sit on the
-    model's output grid, (B, crop/stride, crop/stride, 2): normalised ab in
-    [-1, 1] for ``regression``, Lab units for ``classification`` (the loss
-    soft-encodes them).  Lab is computed once up front, so an epoch costs only
-    crops, flips and the optional ageing of the input.
+    ``rgb`` is one uint8 RGB array (N, H, W, 3) or a list of them (one per
+    collection, sides may differ), mixed by ``weights`` in training.  Inputs are
+    normalised L, (B, crop, crop, 1) in [-1, 1].  Targets sit on the model's
+    output grid, (B, crop/stride, crop/stride, 2): normalised ab in [-1, 1] for
+    ``regression``, Lab units for ``classification`` (the loss soft-encodes them).
+    Only the input is aged (old-print look); the colour target stays clean.
     """
-    import keras
-
     if crop % output_stride:
         raise ValueError(f"crop {crop} must be a multiple of the output stride {output_stride}")
-    lab = np.concatenate([color.rgb_to_lab(rgb[i:i + 256]) for i in range(0, len(rgb), 256)]).astype(np.float16)
+    sources = [rgb] if isinstance(rgb, np.ndarray) else list(rgb)
+    weights = [1.0] * len(sources) if weights is None else list(weights)
+    if len(weights) != len(sources) or min(weights) < 0 or sum(weights) <= 0:
+        raise ValueError("need one non-negative weight per collection, not all zero")
+    for s in sources:
+        if min(s.shape[1:3]) < crop:
+            raise ValueError(f"crop {crop} is larger than photos of {s.shape[1]}x{s.shape[2]}")
+    from .batches import LabBatches  # imports Keras
 
-    class LabBatches(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__(workers=1, use_multiprocessing=False)
-            self.epoch = 0
-            self.order = np.arange(len(lab))
-
-        def __len__(self):
-            return int(np.ceil(len(lab) / batch_size)) if not train else len(lab) // batch_size
-
-        def on_epoch_end(self):
-            self.epoch += 1
-
-        def __getitem__(self, index):
-            rng = np.random.default_rng([seed, self.epoch, index])
-            if train:
-                order = np.random.default_rng([seed, self.epoch]).permutation(len(lab))
-                idx = order[index * batch_size:(index + 1) * batch_size]
-                crops = np.stack([random_crop_flip(lab[i], crop, rng) for i in idx]).astype(np.float32)
-            else:
-                idx = self.order[index * batch_size:(index + 1) * batch_size]
-                crops = np.stack([centre_crop(lab[i], crop) for i in idx]).astype(np.float32)
-            l = crops[..., 0]
-            if train and age_probability > 0:
-                l = np.stack([age_lightness(x, rng) if rng.random() < age_probability else x for x in l])
-            ab = pool_ab(crops[..., 1:], output_stride)
-            if family == "regression":
-                ab = color.normalize_ab(ab)
-            return color.normalize_l(l)[..., None], ab
-
-    return LabBatches()
+    return LabBatches(sources, weights, batch_size=batch_size, crop=crop, output_stride=output_stride,
+                                family=family, train=train, seed=seed, age_probability=age_probability,
+                                steps_per_epoch=steps_per_epoch, workers=workers)

@@ -8,3 +8,7 @@ inference pipeline, the web process) does not import Keras.
 OUTPUT_STRIDE = 4
 # ...and their deepest features are 8 times coarser, so input sides must be multiples of 8.
 INPUT_MULTIPLE = 8
+
+# The architectures (ml.models) and the multiple their input sides must be: the deepest features' stride.
+ARCHITECTURES = ("lite0_unet", "scratch")
+INPUT_MULTIPLES = {"lite0_unet": 32, "scratch": INPUT_MULTIPLE}

@@ -54,33 +54,48 @@ class Colorizer:
         from . import models  # noqa: F401  registers the custom layers the saved model names
 
         self.model_dir = Path(model_dir)
-        self.info = read_model_info(self.model_dir)
+        info = read_model_info(self.model_dir)
+        try:
+            model = keras.saving.load_model(self.model_dir / "model.keras", compile=False)
+        except Exception as exc:  # Keras raises many types for a missing or corrupt file
+            raise ModelNotAvailable(f"the model file in {self.model_dir} cannot be loaded ({exc})") from exc
+        self._setup(model, info, working_size, temperature, correction)
+
+    @classmethod
+    def in_memory(cls, model, info: dict, *, working_size: int = DEFAULT_WORKING_SIZE) -> "Colorizer":
+        """A colorizer around a network that is still training (validation metrics per epoch)."""
+        colorizer = cls.__new__(cls)
+        colorizer.model_dir = None
+        colorizer._setup(model, info, working_size, None, None)
+        return colorizer
+
+    def _setup(self, model, info: dict, working_size, temperature, correction) -> None:
+        self.model, self.info = model, info
         self.family = self.info["family"]
+        # Old models (the scratch architecture) do not record these; theirs were 8 and 4.
+        self.input_multiple = int(self.info.get("input_multiple", INPUT_MULTIPLE))
+        self.output_stride = int(self.info.get("output_stride", OUTPUT_STRIDE))
         self.working_size = check_working_size(working_size)
         self.centres = np.asarray(self.info.get("bins", {}).get("centres", []), np.float32)
         self.weights = np.asarray(self.info.get("bins", {}).get("weights", []), np.float32)
         self.temperature = float(temperature or self.info.get("temperature") or bins.DEFAULT_TEMPERATURE)
         # How much of the class rebalancing the decode undoes (ml.bins.annealed_mean); 0 is the paper's decode.
         self.correction = float(self.info.get("correction", 0.0) if correction is None else correction)
-        try:
-            self.model = keras.saving.load_model(self.model_dir / "model.keras", compile=False)
-        except Exception as exc:  # Keras raises many types for a missing or corrupt file
-            raise ModelNotAvailable(f"the model file in {self.model_dir} cannot be loaded ({exc})") from exc
 
     # -- the network on normalised L at working size --------------------------------------------
 
     def predict_grid(self, l_small: np.ndarray) -> np.ndarray:
-        """Raw network output for L (h, w) in [0, 100]: (ceil(h/4), ceil(w/4), C).
+        """Raw network output for L (h, w) in [0, 100]: (ceil(h/s), ceil(w/s), C), s the output stride (4).
 
         The plane is padded (mirrored) up to a multiple of the network's input
-        stride, and the output cropped back to the cells covering the image.
+        multiple, and the output cropped back to the cells covering the image.
         """
         h, w = l_small.shape
-        ph, pw = -h % INPUT_MULTIPLE, -w % INPUT_MULTIPLE
+        ph, pw = -h % self.input_multiple, -w % self.input_multiple
         mode = "reflect" if h > ph and w > pw else "edge"
         padded = np.pad(color.normalize_l(l_small), ((0, ph), (0, pw)), mode=mode)
         out = np.asarray(self.model.predict_on_batch(padded[None, :, :, None]))[0]
-        return out[: -(-h // OUTPUT_STRIDE), : -(-w // OUTPUT_STRIDE)]  # ceil(h / 4) x ceil(w / 4) cells
+        return out[: -(-h // self.output_stride), : -(-w // self.output_stride)]  # ceil(h / s) x ceil(w / s) cells
 
     def decode(self, grid: np.ndarray, temperature: float | None = None,
                correction: float | None = None) -> np.ndarray:
@@ -112,8 +127,8 @@ class Colorizer:
                      temperature: float | None = None, correction: float | None = None) -> np.ndarray:
         """Decode a grid and stretch it to the full (H, W): ab (H, W, 2) in Lab units."""
         ab_grid = self.decode(grid, temperature, correction)
-        # Cell i of the grid covers working-size pixels [4i, 4i + 4): crop that region, stretch to full size.
-        box = (0.0, 0.0, small_size[0] / OUTPUT_STRIDE, small_size[1] / OUTPUT_STRIDE)
+        # Cell i of the grid covers working-size pixels [s·i, s·i + s): crop that region, stretch to full size.
+        box = (0.0, 0.0, small_size[0] / self.output_stride, small_size[1] / self.output_stride)
         height, width = full_shape
         return np.stack([_resize_plane(ab_grid[..., c], (width, height), box) for c in range(2)], axis=-1)
 

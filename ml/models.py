@@ -1,6 +1,15 @@
-"""The two model families, written with keras.layers / keras.ops only.
+"""The networks, written with keras.layers / keras.ops only.
 
-Both share one fully convolutional trunk (Zhang-style: strided 3x3 conv blocks
+Two architectures:
+
+* ``lite0_unet`` (the default): the grey input mapped to RGB, an ImageNet-pretrained
+  EfficientNet-Lite0 encoder (:mod:`ml.encoder`) and a light U-Net decoder that
+  joins its features at 1/16, 1/8 and 1/4 of the input, with a global-context
+  branch at 1/32.  It knows what things are, so it knows their colours.
+* ``scratch``: the small network of the first engine, trained from nothing.
+  It stays for tiny test and demo runs (seconds on a CPU) and to load old models.
+
+The scratch architecture is one fully convolutional trunk (Zhang-style: strided 3x3 conv blocks
 with batch norm, dilated blocks for a wide receptive field, a global-context
 branch, one skip connection) that reads normalised L and predicts on a grid
 ``OUTPUT_STRIDE`` times coarser than the input.  Only ab is predicted there;
@@ -11,7 +20,7 @@ costs no detail.  The heads differ:
 * ``classification``: logits over the quantised ab bins; rebalanced soft-encoded
   cross-entropy; decoded by the annealed mean (ml.bins).
 
-Any input whose sides are multiples of ``INPUT_MULTIPLE`` works.
+Any input whose sides are multiples of the architecture's ``input_multiple`` works.
 """
 from __future__ import annotations
 
@@ -21,7 +30,9 @@ from keras import layers, ops
 
 from . import bins
 from .families import FAMILIES  # noqa: F401  (re-exported)
-from .grid import INPUT_MULTIPLE, OUTPUT_STRIDE  # noqa: F401  (re-exported)
+from .grid import ARCHITECTURES, INPUT_MULTIPLE, INPUT_MULTIPLES, OUTPUT_STRIDE  # noqa: F401  (re-exported)
+
+DECODER_WIDTHS = {16: 128, 8: 96, 4: 64}  # lite0_unet's decoder channels by stride
 
 
 
@@ -56,8 +67,89 @@ def _conv(x, filters: int, *, strides: int = 1, dilation: int = 1, name: str):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
+@keras.saving.register_keras_serializable(package="colorsite")
+class LightnessToRGB(layers.Layer):
+    """Normalised L (B, H, W, 1) in [-1, 1] -> the grey RGB the encoder was trained on, normalised.
+
+    A grey pixel has R = G = B ≈ 2.55 L; each channel then gets the ImageNet mean
+    and deviation the pretrained weights expect.
+    """
+
+    def call(self, l_norm):
+        from .encoder import MEAN_RGB, STD_RGB
+
+        grey = (ops.cast(l_norm, "float32") + 1.0) * 127.5
+        return (ops.concatenate([grey, grey, grey], axis=-1) - np.asarray(MEAN_RGB, np.float32)) / np.asarray(
+            STD_RGB, np.float32)
+
+
+def _head(x, family: str, num_bins: int | None):
+    if family == "regression":
+        return layers.Conv2D(2, 1, activation="tanh", name="ab", dtype="float32")(x)
+    return layers.Conv2D(num_bins, 1, name="ab_logits", dtype="float32")(x)
+
+
+def _check_family(family: str, num_bins: int | None) -> None:
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    if family == "classification" and not num_bins:
+        raise ValueError("classification needs num_bins")
+
+
+def build_colorizer(*, family: str, arch: str = "lite0_unet", num_bins: int | None = None,
+                    filters: int = 32, depth: int = 4) -> keras.Model:
+    """The network of ``arch`` (see the module docstring); ``filters`` and ``depth`` size ``scratch`` only."""
+    if arch == "scratch":
+        return build_model(family=family, filters=filters, depth=depth, num_bins=num_bins)
+    if arch != "lite0_unet":
+        raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}")
+    return build_lite0_unet(family=family, num_bins=num_bins)
+
+
+def build_lite0_unet(*, family: str, num_bins: int | None = None) -> keras.Model:
+    """EfficientNet-Lite0 encoder + U-Net decoder; output on the 1/4 grid like ``scratch``.
+
+    The encoder's weights are random here: :func:`ml.encoder.load_weights` puts
+    the ImageNet ones in.  Its batch-norm layers stay frozen (inference mode) even
+    when the rest of the encoder is fine-tuned: colour batches are small, and
+    re-estimating ImageNet statistics from them only adds noise.
+    """
+    from . import encoder
+
+    _check_family(family, num_bins)
+    inputs = keras.Input((None, None, 1), name="l")
+    features = encoder.trunk(LightnessToRGB(name="l_to_rgb")(inputs))
+    x = _conv1x1(features[32], 192, name="dec32")
+    x = GlobalContext(192, name="global_context")(x)
+    for stride, width in DECODER_WIDTHS.items():
+        x = layers.UpSampling2D(2, interpolation="nearest", name=f"dec{stride}_up")(x)
+        x = layers.Concatenate(name=f"dec{stride}_join")([x, features[stride]])
+        x = _conv(x, width, name=f"dec{stride}")
+    outputs = _head(x, family, num_bins)
+    model = keras.Model(inputs, outputs, name=f"colorizer_{family}_lite0_unet")
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization) and encoder.is_encoder_layer(layer.name):
+            layer.trainable = False
+    return model
+
+
+def set_encoder_trainable(model: keras.Model, trainable: bool) -> None:
+    """Freeze or unfreeze the pretrained encoder's weights (its batch norms stay frozen)."""
+    from .encoder import is_encoder_layer
+
+    for layer in model.layers:
+        if is_encoder_layer(layer.name) and not isinstance(layer, layers.BatchNormalization):
+            layer.trainable = trainable
+
+
+def _conv1x1(x, filters: int, *, name: str):
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
 def build_model(*, family: str, filters: int = 32, depth: int = 4, num_bins: int | None = None) -> keras.Model:
-    """The colorization network for ``family``.
+    """The ``scratch`` colorization network for ``family``.
 
     filters: width of the first block; later blocks use 2x and 4x.
     depth: number of dilated blocks at 1/8 resolution (dilations 1, 2, 4, 8, ...).
@@ -66,12 +158,9 @@ def build_model(*, family: str, filters: int = 32, depth: int = 4, num_bins: int
     Input (batch, H, W, 1) normalised L; output (batch, H/4, W/4, 2) normalised
     ab for regression or (batch, H/4, W/4, num_bins) logits for classification.
     """
-    if family not in FAMILIES:
-        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    _check_family(family, num_bins)
     if filters < 4 or depth < 1:
         raise ValueError(f"need filters >= 4 and depth >= 1, got filters={filters}, depth={depth}")
-    if family == "classification" and not num_bins:
-        raise ValueError("classification needs num_bins")
 
     inputs = keras.Input((None, None, 1), name="l")
     # encoder: 1/2, 1/4, 1/8
@@ -88,11 +177,7 @@ def build_model(*, family: str, filters: int = 32, depth: int = 4, num_bins: int
     x = layers.UpSampling2D(2, interpolation="nearest", name="dec_up")(x)
     x = layers.Add(name="dec_skip")([x, skip])
     x = _conv(x, 2 * filters, name="dec")
-    if family == "regression":
-        outputs = layers.Conv2D(2, 1, activation="tanh", name="ab")(x)
-    else:
-        outputs = layers.Conv2D(num_bins, 1, name="ab_logits", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name=f"colorizer_{family}")
+    return keras.Model(inputs, _head(x, family, num_bins), name=f"colorizer_{family}")
 
 
 @keras.saving.register_keras_serializable(package="colorsite")

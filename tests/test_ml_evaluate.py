@@ -53,7 +53,7 @@ def test_report_keeps_per_image_rows_and_is_written_beside_the_model(tiny_report
     report, model = tiny_report
     assert report["images"] == 6 and len(report["rows"]) == 6
     assert report["rows"][0]["file"] == split_files(landscape_root(), "test", 1)[0].name
-    assert set(report["rows"][0]) == {"file", "model", "grey"}
+    assert set(report["rows"][0]) == {"file", "source", "model", "grey"}
     on_disk = json.loads((model / "evaluation.json").read_text())
     assert on_disk["summary"] == report["summary"]
     s = report["summary"]["model"]
