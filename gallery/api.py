@@ -16,7 +16,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .models import Photo
-from .views import WAITING_FOR_QUEUE, serve_file, store_uploads, visible_photo
+from .photo_io import WAITING_FOR_QUEUE, serve_file, store_uploads, visible_photo
 
 MAX_STATUS_IDS = 100
 

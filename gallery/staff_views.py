@@ -17,9 +17,11 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from . import training_runs
 from .models import ModelVersion, Photo
 from .staff_forms import METRIC_LABELS, LeaderboardForm, TrainingForm
-from .views import serve_file
+from .staff_progress import progress_report
+from .photo_io import serve_file
 
 MANAGE_PERMISSION = "gallery.manage_models"
 # A colour upload's renditions a leaderboard shows: grey input | prediction | target.
@@ -67,7 +69,7 @@ def dashboard_context(request, form: TrainingForm | None = None) -> dict:
     return {
         "versions": versions, "active": active, "shown": [v for v in (first, second) if v],
         "first": first, "second": second if second != first else None,
-        "running": [v for v in versions if v.in_progress],
+        "running": [(v, progress_report(v)) for v in versions if v.in_progress],
         "can_manage": can_manage_models(request.user), "form": form or TrainingForm(),
         "metric_labels": METRIC_LABELS,
     }
@@ -85,7 +87,7 @@ def train(request):
     form = TrainingForm(request.POST)
     if not form.is_valid():
         return render(request, "gallery/staff/dashboard.html", dashboard_context(request, form), status=400)
-    version = ModelVersion.start_training(form.cleaned_data, created_by=request.user)
+    version = training_runs.start(form.cleaned_data, created_by=request.user)
     if version is None:
         messages.error(request, "A training run is already queued or in progress; wait for it or cancel it.")
     else:
@@ -98,14 +100,14 @@ def train(request):
 def version_progress(request, version_id):
     """The progress bar's data, polled by static/gallery/staff.js."""
     version = light_version(version_id)
-    return JsonResponse(version.progress_report())
+    return JsonResponse(progress_report(version))
 
 
 @admin_required
 @require_POST
 def version_cancel(request, version_id):
     version = light_version(version_id)
-    if version.request_cancel():
+    if training_runs.request_cancel(version):
         messages.success(request, f"Cancelling {version.label}; the active model is unchanged.")
     else:
         messages.error(request, f"{version.label} is not queued or training, so there is nothing to cancel.")

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import secrets
 
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.utils._os import safe_makedirs
+
+log = logging.getLogger(__name__)
 
 TEMP_PREFIX = ".partial-"
 
@@ -68,3 +71,13 @@ def _link(source: str, target: str) -> None:
         if os.path.lexists(target):
             raise FileExistsError(errno.EEXIST, "file exists", target) from None
         os.rename(source, target)
+
+
+def delete_files(names) -> None:
+    """Delete stored files by name, logging (not raising) what the storage refuses; empty names are skipped."""
+    for name in names:
+        if name:
+            try:
+                default_storage.delete(name)
+            except OSError:
+                log.warning("could not delete %s", name, exc_info=True)

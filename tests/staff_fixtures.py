@@ -97,7 +97,7 @@ def make_version(db):
                   "parameter_count": 1234, "directory": f"/nowhere/{label}", **fields}
         version = ModelVersion(label=label, **fields)
         if version.state == ModelVersion.READY:
-            version._set_report(report or fake_report())
+            version.set_report(report or fake_report())
         version.number = ModelVersion.next_number()
         version.save()
         if active:

@@ -19,8 +19,9 @@ from django.urls import reverse
 from kombu.exceptions import OperationalError
 from PIL import Image
 
-from gallery import broker, tasks
-from gallery.models import LOST_WORKER_LIMIT, Photo
+from gallery import broker, recovery, tasks
+from gallery.models import Photo
+from gallery.recovery import LOST_WORKER_LIMIT
 from gallery.storage import TEMP_PREFIX, AtomicFileSystemStorage
 from gallery.tasks import colorize_photo
 from tests.site_fixtures import make_photo, upload_file, wait_for
@@ -140,7 +141,7 @@ def test_a_photo_whose_pool_process_died_is_queued_again_at_once(users, sent, me
     half = default_storage.save(f"photos/{photo.pk}/result-deadbeef.png", ContentFile(b"half a result"))
     (media_root / "photos" / str(photo.pk) / f"{TEMP_PREFIX}0123").write_bytes(b"partial")
     with django_capture_on_commit_callbacks(execute=True):
-        assert Photo.requeue_after_lost_worker(photo.pk, "w1@host") == Photo.QUEUED
+        assert recovery.requeue_after_lost_worker(photo.pk, "w1@host") == Photo.QUEUED
     photo.refresh_from_db()
     assert photo.status == Photo.QUEUED and sent == [str(photo.pk)]
     left = sorted(p.name for p in (media_root / "photos" / str(photo.pk)).iterdir())
@@ -151,7 +152,7 @@ def test_a_photo_whose_pool_process_died_is_queued_again_at_once(users, sent, me
 def test_another_nodes_photo_is_not_taken(users, sent):
     photo = new_photo(users.owner)
     Photo.claim(photo.pk, worker="w2@host:99")
-    assert Photo.requeue_after_lost_worker(photo.pk, "w1@host") is None
+    assert recovery.requeue_after_lost_worker(photo.pk, "w1@host") is None
     assert Photo.objects.get(pk=photo.pk).status == Photo.RUNNING and not sent
 
 
@@ -160,7 +161,7 @@ def test_a_photo_that_keeps_killing_its_worker_ends_failed(users, sent, django_c
     for attempt in range(LOST_WORKER_LIMIT):
         assert Photo.claim(photo.pk, worker=f"w1@host:{attempt}") is not None
         with django_capture_on_commit_callbacks(execute=True):
-            status = Photo.requeue_after_lost_worker(photo.pk, "w1@host")
+            status = recovery.requeue_after_lost_worker(photo.pk, "w1@host")
     photo.refresh_from_db()
     assert status == Photo.FAILED and photo.status == Photo.FAILED
     assert photo.failure_reason == (f"the worker colouring this photo stopped unexpectedly {LOST_WORKER_LIMIT} times; "
@@ -199,7 +200,7 @@ def test_a_restarted_worker_takes_back_what_it_left_running(users, sent, django_
         Photo.claim(alive.pk, worker=f"w1@host:{still_colouring.pid}")  # still alive: left alone
         Photo.claim(other.pk, worker="w2@host:999999999")  # another node's
         with django_capture_on_commit_callbacks(execute=True):
-            assert Photo.requeue_left_by("w1@host") == 3
+            assert recovery.requeue_left_by("w1@host") == 3
     finally:
         still_colouring.kill()
         still_colouring.wait()

@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
 
-from gallery import tasks
+from gallery import recovery, tasks
 from gallery.models import Photo
 from gallery.tasks import colorize_photo
 from ml import color
@@ -74,7 +74,8 @@ def test_photos_abandoned_by_a_dead_worker_are_requeued_once(photo, users, setti
     long_ago = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     Photo.objects.filter(pk=photo.pk).update(started=long_ago)
     with django_capture_on_commit_callbacks() as callbacks:
-        assert tasks.requeue_abandoned() is None and Photo.requeue_abandoned() == 0
+        assert recovery.requeue_abandoned() == 1
+        assert recovery.requeue_abandoned() == 0
     assert len(callbacks) == 1
     assert Photo.objects.get(pk=photo.pk).status == Photo.QUEUED
     assert Photo.objects.get(pk=recent.pk).status == Photo.RUNNING

@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import get_resolver, reverse
 from PIL import Image
 
+from gallery import training_runs
 from gallery.models import ModelVersion, Photo
 from gallery.tasks import colorize_photo
 from tests.site_fixtures import make_photo
@@ -71,7 +72,7 @@ def test_access(role, name, role_clients, world):
     # Stopping the training run, moving the active model back, or queueing another run would change
     # the world for the next request; each request here runs in a test of its own.
     if name == "staff-train":
-        world["running"].request_cancel()
+        training_runs.request_cancel(world["running"])
         ModelVersion.objects.filter(pk=world["running"].pk).update(state=ModelVersion.CANCELLED)
     data = {key: value for key, value in TINY_RUN.items()} if name == "staff-train" else {}
     response = getattr(role_clients[role], method)(url_for(name, world), data)

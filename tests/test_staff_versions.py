@@ -11,9 +11,10 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from PIL import Image
 
-from gallery import tasks
+from gallery import tasks, training_runs
 from gallery.models import ModelVersion, Photo
 from gallery.staff_forms import FAMILIES, WORKING_SIZES, TrainingForm
+from gallery.staff_progress import progress_report
 from tests.site_fixtures import FakeColorizer, make_photo
 from tests.staff_fixtures import FAKE_LOG, TINY_RUN, fake_report
 
@@ -54,10 +55,10 @@ def test_migrate_registers_the_shipped_model_as_the_first_active_version(setting
 
 
 def test_a_folder_inside_the_checkout_is_stored_relative_to_it(settings):
-    from gallery.models import _stored_directory
+    from gallery.models.versions import stored_directory
 
-    assert _stored_directory(Path(settings.BASE_DIR) / "models" / "default") == "models/default"
-    assert _stored_directory(Path("/srv/models/x")) == "/srv/models/x"
+    assert stored_directory(Path(settings.BASE_DIR) / "models" / "default") == "models/default"
+    assert stored_directory(Path("/srv/models/x")) == "/srv/models/x"
 
 
 def test_nothing_is_registered_until_the_model_is_there_and_its_report_follows(settings, tmp_path):
@@ -187,13 +188,13 @@ class FakeEngine:
         log = []
         for epoch in range(1, self.epochs + 1):
             progress({"stage": "batch", "epoch": epoch, "epochs": self.epochs, "batch": 1, "batches": 4, "loss": 3.0})
-            self.fractions.append(ModelVersion.objects.get(pk=version.pk).progress_report()["fraction"])
+            self.fractions.append(progress_report(ModelVersion.objects.get(pk=version.pk))["fraction"])
             log.append({"epoch": epoch, "loss": 3.0 - epoch / 10, "val_loss": 3.5 - epoch / 20, "seconds": 1.0})
             (out / "train_log.json").write_text(json.dumps(log))
             if self.on_epoch:
                 self.on_epoch(epoch, version)
             progress({"stage": "epoch", "epoch": epoch, "epochs": self.epochs, "logs": log[-1]})
-            self.fractions.append(ModelVersion.objects.get(pk=version.pk).progress_report()["fraction"])
+            self.fractions.append(progress_report(ModelVersion.objects.get(pk=version.pk))["fraction"])
             if self.fail and epoch == self.fail:
                 raise RuntimeError("out of memory")
         (out / "model.keras").write_bytes(b"k" * 321)
@@ -224,7 +225,7 @@ def engine(monkeypatch, settings, tmp_path):
 
 def queue_run(users, django_capture_on_commit_callbacks, **changes) -> ModelVersion:
     with django_capture_on_commit_callbacks() as callbacks:  # not sent to the broker: run by hand below
-        version = ModelVersion.start_training({**TINY_RUN, **changes}, created_by=users.superuser)
+        version = training_runs.start({**TINY_RUN, **changes}, created_by=users.superuser)
     assert version is not None and len(callbacks) == 1
     return version
 
@@ -246,7 +247,7 @@ def test_a_run_trains_evaluates_and_ends_ready_without_touching_the_active_model
     assert version.summary["images"] == 8 and len(version.evaluation["rows"]) == 8
     assert version.size_bytes == 321 and version.parameter_count == 555
     assert version.pictures_state == ModelVersion.PICTURES_QUEUED  # pictures drawn next, by a task
-    assert version.progress_report()["fraction"] == 1.0
+    assert progress_report(version)["fraction"] == 1.0
     assert ModelVersion.active() == active
     assert engine.fractions == sorted(engine.fractions) and 0 < engine.fractions[0] < engine.fractions[-1] < 1
 
@@ -261,7 +262,7 @@ def test_cancelling_a_training_run_stops_it_and_leaves_the_active_model(
         users, make_version, engine, django_capture_on_commit_callbacks):
     active = make_version("shipped", active=True)
     version = queue_run(users, django_capture_on_commit_callbacks, epochs=5)
-    engine.on_epoch = lambda epoch, v: epoch == 2 and v.request_cancel()  # the admin clicks during epoch 2
+    engine.on_epoch = lambda epoch, v: epoch == 2 and training_runs.request_cancel(v)  # the admin clicks during epoch 2
     tasks.train_model_version(str(version.pk))
     version.refresh_from_db()
     assert version.state == ModelVersion.CANCELLED
@@ -275,11 +276,11 @@ def test_cancelling_a_queued_run_cancels_it_before_it_starts(
         users, make_version, engine, django_capture_on_commit_callbacks):
     make_version("shipped", active=True)
     version = queue_run(users, django_capture_on_commit_callbacks)
-    assert version.request_cancel()
+    assert training_runs.request_cancel(version)
     tasks.train_model_version(str(version.pk))  # the task arrives later and does nothing
     version.refresh_from_db()
     assert version.state == ModelVersion.CANCELLED and engine.configs == []
-    assert not version.request_cancel()  # nothing left to cancel
+    assert not training_runs.request_cancel(version)  # nothing left to cancel
 
 
 def test_a_failed_run_records_why_and_leaves_the_active_model(
@@ -301,7 +302,7 @@ def test_a_cancel_during_evaluation_still_cancels(users, make_version, engine, d
 
     def evaluate_then_cancel(model_dir, **kwargs):
         report = evaluate(model_dir, **kwargs)
-        ModelVersion.objects.get(pk=version.pk).request_cancel()
+        training_runs.request_cancel(ModelVersion.objects.get(pk=version.pk))
         return report
     import ml.evaluate
     monkeypatch.setattr(ml.evaluate, "evaluate", evaluate_then_cancel)
@@ -312,7 +313,7 @@ def test_a_cancel_during_evaluation_still_cancels(users, make_version, engine, d
 
 def test_one_run_at_a_time(users, make_version, engine, django_capture_on_commit_callbacks, role_clients):
     queue_run(users, django_capture_on_commit_callbacks)
-    assert ModelVersion.start_training(TINY_RUN, created_by=users.superuser) is None
+    assert training_runs.start(TINY_RUN, created_by=users.superuser) is None
     response = role_clients["admin"].post(reverse("staff-train"), TINY_RUN, follow=True)
     assert "already queued or in progress" in response.content.decode()
     assert ModelVersion.objects.filter(state__in=ModelVersion.IN_PROGRESS).count() == 1
@@ -333,7 +334,7 @@ def test_a_run_whose_worker_died_is_marked_failed(make_version, settings):
     stale = timezone.now() - timedelta(seconds=settings.COLORSITE_TRAINING_STALE_AFTER + 5)
     dead = make_version("dead", state=ModelVersion.TRAINING, heartbeat=stale)
     alive = make_version("alive", state=ModelVersion.TRAINING, heartbeat=timezone.now())
-    assert ModelVersion.fail_abandoned() == 1
+    assert training_runs.fail_abandoned() == 1
     assert ModelVersion.objects.get(pk=dead.pk).state == ModelVersion.FAILED
     assert ModelVersion.objects.get(pk=alive.pk).state == ModelVersion.TRAINING
 
@@ -355,7 +356,7 @@ def test_progress_shows_epochs_losses_and_time_left(make_version):
     version = make_version("run", state=ModelVersion.TRAINING)
     version.progress = {"stage": "batch", "epoch": 2, "epochs_done": 1, "epochs": 4, "batch": 2, "batches": 4,
                         "loss": 2.5, "val_loss": 3.1, "training_since": time.time() - 60}
-    report = version.progress_report()
+    report = progress_report(version)
     assert report["fraction"] == pytest.approx(0.02 + 0.83 * 1.5 / 4, abs=1e-3)
     assert report["eta_seconds"] == pytest.approx(60 * 2.5 / 1.5, abs=2)  # 1.5 of 4 epochs took a minute
     assert (report["epoch"], report["epochs"], report["loss"], report["val_loss"]) == (2, 4, 2.5, 3.1)
