@@ -13,6 +13,7 @@ photo is done, and how many photos were lost (sent but not DONE) or coloured twi
 one successful colouring in the workers' logs).  Exits 1 if any was lost or coloured twice.
 tests/test_load.py runs a small version of it in CI.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,10 +94,17 @@ def main() -> int:
     database_name = f"colorsite_load_{os.getpid()}"
     database_url = postgres_database(database_name) if args.postgres else f"sqlite:///{scratch / 'load.sqlite3'}"
     env = {
-        "SECRET_KEY": "load-test-only", "DEBUG": "0", "SECURE_COOKIES": "0", "STATIC_MANIFEST": "0",
-        "ALLOWED_HOSTS": "127.0.0.1", "DATABASE_URL": database_url, "MEDIA_ROOT": str(scratch / "media"),
-        "COLORSITE_QUEUE": f"colorsite-load-{os.getpid()}", "DJANGO_SETTINGS_MODULE": "colorsite.settings",
-        "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
+        "SECRET_KEY": "load-test-only",
+        "DEBUG": "0",
+        "SECURE_COOKIES": "0",
+        "STATIC_MANIFEST": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url,
+        "MEDIA_ROOT": str(scratch / "media"),
+        "COLORSITE_QUEUE": f"colorsite-load-{os.getpid()}",
+        "DJANGO_SETTINGS_MODULE": "colorsite.settings",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONUNBUFFERED": "1",
     }
     if args.model:
         env["COLORSITE_MODEL_DIR"] = str(Path(args.model).resolve())
@@ -112,8 +120,9 @@ def main() -> int:
     from gallery.models import ApiToken, Photo
 
     call_command("migrate", interactive=False, verbosity=0)
-    tokens = [ApiToken.issue(get_user_model().objects.create_user(f"client{i}", password="x"))
-              for i in range(args.clients)]
+    tokens = [
+        ApiToken.issue(get_user_model().objects.create_user(f"client{i}", password="x")) for i in range(args.clients)
+    ]
     photos = grey_photos(min(args.uploads, 40), args.size)
     print(f"model: {settings.COLORSITE_MODEL_DIR}")
     print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}; scratch: {scratch}")
@@ -125,8 +134,10 @@ def main() -> int:
         site.workers.wait_ready()
         site.workers.warm_up()
         site.start_web(workers=args.web_workers, threads=args.threads)
-        print(f"site: gunicorn {args.web_workers}x{args.threads} at 127.0.0.1:{site.port}, {args.workers} worker(s), "
-              f"Redis at {site.redis_url}")
+        print(
+            f"site: gunicorn {args.web_workers}x{args.threads} at 127.0.0.1:{site.port}, {args.workers} worker(s), "
+            f"Redis at {site.redis_url}"
+        )
 
         shares = [args.uploads // args.clients + (i < args.uploads % args.clients) for i in range(args.clients)]
 
@@ -172,8 +183,12 @@ def main() -> int:
     coloured = Counter(COLOURED.findall(logs))
     last_done = max((r["finished"].timestamp() for r in done), default=float("nan"))
     figures = {
-        "uploads": args.uploads, "clients": args.clients, "workers": args.workers,
-        "accepted": len(ids), "done": len(done), "failed": sum(r["status"] == Photo.FAILED for r in rows),
+        "uploads": args.uploads,
+        "clients": args.clients,
+        "workers": args.workers,
+        "accepted": len(ids),
+        "done": len(done),
+        "failed": sum(r["status"] == Photo.FAILED for r in rows),
         "lost": args.uploads - len(done),
         "coloured_twice": sum(1 for r in rows if coloured[str(r["id"])] > 1),
         "claimed_more_than_once": sum(1 for r in rows if r["runs"] > 1),
@@ -181,19 +196,27 @@ def main() -> int:
         "errors": Counter(str(status) for status, _, _ in results if status != 201),
         "upload_median_s": statistics.median(times) if times else None,
         "upload_p99_s": percentile(times, 99) if times else None,
-        "uploading_s": uploaded - started, "last_done_s": last_done - started,
+        "uploading_s": uploaded - started,
+        "last_done_s": last_done - started,
         "photos_per_s": len(done) / (last_done - started) if done else 0.0,
-        "photo_size": f"{args.size}x{args.size * 3 // 4}", "database": "postgresql" if args.postgres else "sqlite",
+        "photo_size": f"{args.size}x{args.size * 3 // 4}",
+        "database": "postgresql" if args.postgres else "sqlite",
     }
-    print(f"{figures['uploads']} uploads ({figures['photo_size']} grey PNG) from {figures['clients']} clients: "
-          f"{figures['accepted']} accepted, "
-          f"{figures['done']} DONE, {figures['failed']} failed, {figures['lost']} lost, "
-          f"{figures['coloured_twice']} coloured twice")
+    print(
+        f"{figures['uploads']} uploads ({figures['photo_size']} grey PNG) from {figures['clients']} clients: "
+        f"{figures['accepted']} accepted, "
+        f"{figures['done']} DONE, {figures['failed']} failed, {figures['lost']} lost, "
+        f"{figures['coloured_twice']} coloured twice"
+    )
     if times:
-        print(f"upload response time: median {figures['upload_median_s'] * 1000:.0f} ms, "
-              f"p99 {figures['upload_p99_s'] * 1000:.0f} ms (max {max(times) * 1000:.0f} ms)")
-    print(f"all uploads answered after {figures['uploading_s']:.1f} s; the last photo was done "
-          f"{figures['last_done_s']:.1f} s after the first upload ({figures['photos_per_s']:.2f} photos/s)")
+        print(
+            f"upload response time: median {figures['upload_median_s'] * 1000:.0f} ms, "
+            f"p99 {figures['upload_p99_s'] * 1000:.0f} ms (max {max(times) * 1000:.0f} ms)"
+        )
+    print(
+        f"all uploads answered after {figures['uploading_s']:.1f} s; the last photo was done "
+        f"{figures['last_done_s']:.1f} s after the first upload ({figures['photos_per_s']:.2f} photos/s)"
+    )
     failures = Counter(r["failure_reason"] for r in rows if r["status"] == Photo.FAILED)
     for reason, count in failures.most_common(3):
         print(f"  failed x{count}: {reason}")

@@ -9,6 +9,7 @@ Uploads go through the site's upload view with Django's test client, so the
 figure includes validation, re-encoding, thumbnails and the enqueue.  Prints figures;
 the goals from issue 3 are printed beside them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,11 +56,16 @@ def main() -> int:
 
     scratch = Path(tempfile.mkdtemp(prefix="colorsite-bench-"))
     env = {
-        "SECRET_KEY": "bench-only", "DEBUG": "0", "STATIC_MANIFEST": "0", "ALLOWED_HOSTS": "testserver",
+        "SECRET_KEY": "bench-only",
+        "DEBUG": "0",
+        "STATIC_MANIFEST": "0",
+        "ALLOWED_HOSTS": "testserver",
         "SECURE_COOKIES": "0",  # plain HTTP through the test client: no HTTPS redirect, no Secure cookies
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{scratch / 'bench.sqlite3'}"),
-        "MEDIA_ROOT": str(scratch / "media"), "REDIS_URL": "redis://127.0.0.1:6379/12",
-        "COLORSITE_QUEUE": "colorsite-bench", "DJANGO_SETTINGS_MODULE": "colorsite.settings",
+        "MEDIA_ROOT": str(scratch / "media"),
+        "REDIS_URL": "redis://127.0.0.1:6379/12",
+        "COLORSITE_QUEUE": "colorsite-bench",
+        "DJANGO_SETTINGS_MODULE": "colorsite.settings",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     if args.model:
@@ -92,10 +98,27 @@ def main() -> int:
     print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}; scratch: {scratch}")
 
     log = open(scratch / "worker.log", "wb")
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO",
-                               "--pool=prefork", "--concurrency=1", "--without-gossip", "--without-mingle",
-                               "--without-heartbeat", "--queues=colorsite-bench"],
-                              cwd=BASE_DIR, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "colorsite",
+            "worker",
+            "--loglevel=INFO",
+            "--pool=prefork",
+            "--concurrency=1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--queues=colorsite-bench",
+        ],
+        cwd=BASE_DIR,
+        env=dict(os.environ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         photos = one_megapixel_photos(max(args.uploads, args.throughput) + 1)
 
@@ -110,7 +133,9 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"photos not done after {timeout} s; see {scratch / 'worker.log'}")
                 time.sleep(interval)
-            failed = list(Photo.objects.filter(pk__in=ids, status=Photo.FAILED).values_list("failure_reason", flat=True))
+            failed = list(
+                Photo.objects.filter(pk__in=ids, status=Photo.FAILED).values_list("failure_reason", flat=True)
+            )
             if failed:
                 raise RuntimeError(f"{len(failed)} photos failed: {failed[0]}")
 
@@ -127,9 +152,11 @@ def main() -> int:
             upload_times.append(time.perf_counter() - started)
             wait_done([photo.pk])
             latencies.append(time.perf_counter() - started)
-        print(f"upload -> DONE, 1 MP (1000x1000), warm worker, n={args.uploads}: "
-              f"median {statistics.median(latencies):.3f} s (min {min(latencies):.3f}, max {max(latencies):.3f}); "
-              f"of which the upload request median {statistics.median(upload_times):.3f} s  [goal <= 1.0 s]")
+        print(
+            f"upload -> DONE, 1 MP (1000x1000), warm worker, n={args.uploads}: "
+            f"median {statistics.median(latencies):.3f} s (min {min(latencies):.3f}, max {max(latencies):.3f}); "
+            f"of which the upload request median {statistics.median(upload_times):.3f} s  [goal <= 1.0 s]"
+        )
 
         # 2. Throughput: queue many at once, time until the last is done.
         from django.db import transaction
@@ -141,8 +168,10 @@ def main() -> int:
         started = time.perf_counter()
         wait_done(queued, interval=0.05)
         elapsed = time.perf_counter() - started
-        print(f"one worker's throughput, 1 MP photos, n={args.throughput}: {args.throughput / elapsed:.2f} photos/s "
-              f"({elapsed / args.throughput:.3f} s a photo)  [goal >= 3 photos/s]")
+        print(
+            f"one worker's throughput, 1 MP photos, n={args.throughput}: {args.throughput / elapsed:.2f} photos/s "
+            f"({elapsed / args.throughput:.3f} s a photo)  [goal >= 3 photos/s]"
+        )
     finally:
         worker.terminate()
         worker.wait(timeout=60)
@@ -152,11 +181,29 @@ def main() -> int:
     # 3. The gallery page with 10,000 photos in the database.
     template = Photo.objects.filter(owner=user, status=Photo.DONE).first()
     others = get_user_model().objects.create_user("bench-other", password="x")
-    fields = {f: getattr(template, f) for f in ("width", "height", "upload_bytes", "source_format", "original",
-                                                "thumb", "preview", "result", "result_thumb", "result_preview")}
+    fields = {
+        f: getattr(template, f)
+        for f in (
+            "width",
+            "height",
+            "upload_bytes",
+            "source_format",
+            "original",
+            "thumb",
+            "preview",
+            "result",
+            "result_thumb",
+            "result_preview",
+        )
+    }
     existing = Photo.objects.filter(owner=user).count()
-    Photo.objects.bulk_create([Photo(owner=user if i % 2 == 0 else others, name=f"g{i}.png", status=Photo.DONE,
-                                     **fields) for i in range(2 * (args.gallery_photos - existing))], batch_size=2000)
+    Photo.objects.bulk_create(
+        [
+            Photo(owner=user if i % 2 == 0 else others, name=f"g{i}.png", status=Photo.DONE, **fields)
+            for i in range(2 * (args.gallery_photos - existing))
+        ],
+        batch_size=2000,
+    )
     total = Photo.objects.count()
     timings = []
     for i in range(args.gallery_requests):
@@ -169,11 +216,13 @@ def main() -> int:
         response = client.get(reverse("gallery-list"), {"page": 100})
     html = response.content.decode()
     cards = html.count('class="card"')
-    print(f"gallery page, {Photo.objects.filter(owner=user).count()} of the user's photos ({total} in the table), "
-          f"{cards} cards a page: median {statistics.median(timings) * 1000:.1f} ms "
-          f"(max {max(timings) * 1000:.1f}); {len(queries)} queries a page; "
-          f"thumbnails linked: {html.count('/files/result-thumb/')}, originals linked: {html.count('/files/original/')}"
-          "  [goal <= 100 ms, no N+1]")
+    print(
+        f"gallery page, {Photo.objects.filter(owner=user).count()} of the user's photos ({total} in the table), "
+        f"{cards} cards a page: median {statistics.median(timings) * 1000:.1f} ms "
+        f"(max {max(timings) * 1000:.1f}); {len(queries)} queries a page; "
+        f"thumbnails linked: {html.count('/files/result-thumb/')}, originals linked: {html.count('/files/original/')}"
+        "  [goal <= 100 ms, no N+1]"
+    )
     if redis_server is None:
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
     return 0

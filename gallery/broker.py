@@ -11,6 +11,7 @@ them all (Redis restarted empty) is safe: the sweep then re-sends every queued p
 right, since the messages were lost too.  Callers treat Redis errors as "Redis is down" and
 carry on without it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -57,7 +58,7 @@ def mark_unmarked(photo_ids, seconds: int) -> list:
     """
     unmarked = []
     for start in range(0, len(photo_ids), 500):
-        chunk = photo_ids[start:start + 500]
+        chunk = photo_ids[start : start + 500]
         pipe = client().pipeline(transaction=False)
         for pk in chunk:
             pipe.set(sent_key(pk), 1, ex=seconds, nx=True)

@@ -8,6 +8,7 @@ import arrows point one way: tasks -> models -> enqueue.
 It also holds the one definition of "lost" (``lost_after``), because that is how long a sent
 message is remembered in Redis (gallery.broker) and how long a claimed photo may run.
 """
+
 from __future__ import annotations
 
 import logging

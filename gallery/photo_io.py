@@ -4,12 +4,14 @@ storing the files of an upload request, and serving a photo's files.
 Kept apart from gallery.views so gallery.api and gallery.staff_views import it rather than
 the pages' module.
 """
+
 from __future__ import annotations
 
 import logging
 
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from django.utils.datastructures import MultiValueDict
 
 from .forms import PhotoFileForm
 from .limits import Allowance
@@ -18,8 +20,10 @@ from .models import Photo, file_version
 log = logging.getLogger(__name__)
 
 # Shown when an upload was stored but its colouring could not be queued (Redis is down): it waits.
-WAITING_FOR_QUEUE = ("Your photos are saved and waiting: the colouring queue cannot be reached right now. "
-                     "They will be coloured automatically as soon as it is back; nothing needs to be sent again.")
+WAITING_FOR_QUEUE = (
+    "Your photos are saved and waiting: the colouring queue cannot be reached right now. "
+    "They will be coloured automatically as soon as it is back; nothing needs to be sent again."
+)
 STORAGE_FAILED = "the photo could not be saved: the server's storage failed; please send it again later"
 
 
@@ -47,20 +51,20 @@ def store_uploads(request) -> tuple[list[Photo], list[tuple[str, str]], Allowanc
         if refusal:
             rejected.append((upload.name, refusal))
             continue
-        form = PhotoFileForm(files={"file": upload})
+        form = PhotoFileForm(files=MultiValueDict({"file": [upload]}))
         if not form.is_valid():
             allowance.give_back(upload.size)
             rejected.append((upload.name, form.error_message()))
             continue
         try:
-            photos.append(Photo.create_from_upload(request.user, upload.name, form.image, form.source_format,
-                                                   upload.size))
+            photos.append(
+                Photo.create_from_upload(request.user, upload.name, form.image, form.source_format, upload.size)
+            )
         except OSError:
             log.exception("storing an upload of %s failed", request.user)
             allowance.give_back(upload.size)
             rejected.append((upload.name, STORAGE_FAILED))
     return photos, rejected, allowance
-
 
 
 def serve_file(request, photo: Photo, kind: str, *, download: bool) -> FileResponse:
@@ -72,8 +76,7 @@ def serve_file(request, photo: Photo, kind: str, *, download: bool) -> FileRespo
     except FileNotFoundError:  # the storage lost it (a restored backup, a volume not mounted): not a 500
         log.error("photo %s names %s, which the storage does not have", photo.pk, file.name)
         raise Http404("the file is missing") from None
-    response = FileResponse(opened, as_attachment=download,
-                            filename=photo.download_name(kind) if download else "")
+    response = FileResponse(opened, as_attachment=download, filename=photo.download_name(kind) if download else "")
     # A versioned URL never changes content (a re-colour writes a new name), so it caches for good.
     fresh = request.GET.get("v") == file_version(file.name)
     response["Cache-Control"] = "private, max-age=31536000, immutable" if fresh else "private, no-cache"

@@ -19,6 +19,7 @@ lock the row if it is still running as the caller found it, delete what the dead
 queue the photo again; the lock (or a conditional UPDATE) makes two workers doing this at once
 take a photo back once between them.  The one start-up path is ``on_worker_start``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,8 +67,12 @@ def sweep() -> None:
     abandoned = requeue_abandoned()
     resent = resend_lost()
     if abandoned or resent:
-        log.warning("sweep: requeued %d photo(s) left running by a dead worker, re-sent %d queued photo(s) "
-                    "whose message was lost", abandoned, resent)
+        log.warning(
+            "sweep: requeued %d photo(s) left running by a dead worker, re-sent %d queued photo(s) "
+            "whose message was lost",
+            abandoned,
+            resent,
+        )
 
 
 def resend_lost() -> int:
@@ -134,8 +139,10 @@ def requeue_after_lost_worker(pk, node: str) -> str | None:
         deaths = _count_death(pk)
         if deaths >= LOST_WORKER_LIMIT:
             photo.remove_stray_files()
-            photo.fail(f"the worker colouring this photo stopped unexpectedly {deaths} times; it may be "
-                       "too large for the workers' memory")
+            photo.fail(
+                f"the worker colouring this photo stopped unexpectedly {deaths} times; it may be "
+                "too large for the workers' memory"
+            )
             return Photo.FAILED
         _take_back(pk, photo=photo)
     return Photo.QUEUED

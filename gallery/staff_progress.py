@@ -4,6 +4,7 @@ The training worker records raw events in the row (gallery.training_runs.report_
 turns them into what the page shows.  The bar's stages share it out: loading up to 2 %, training
 2-85 %, choosing the decode 87 %, evaluating on the test split 90-99 %, done 100 %.
 """
+
 from __future__ import annotations
 
 import time
@@ -11,10 +12,16 @@ import time
 from .models import ModelVersion
 
 STAGE_LABELS = {
-    "queued": "waiting for the training worker", "loading": "loading the photos", "training": "training",
-    "batch": "training", "epoch": "training",
+    "queued": "waiting for the training worker",
+    "loading": "loading the photos",
+    "training": "training",
+    "batch": "training",
+    "epoch": "training",
     "validating": "choosing the decode (temperature, rebalancing correction) on the validation photos",
-    "evaluating": "evaluating on the test split", "done": "done", "failed": "failed", "cancelled": "cancelled",
+    "evaluating": "evaluating on the test split",
+    "done": "done",
+    "failed": "failed",
+    "cancelled": "cancelled",
 }
 TRAINING_STAGES = ("training", "batch", "epoch")
 # The share of the bar before training starts, and training's own share.
@@ -28,14 +35,23 @@ def progress_report(version: ModelVersion) -> dict:
     p = version.progress
     fraction, eta = _fraction_and_eta(version)
     return {
-        "id": str(version.pk), "label": version.label, "state": version.state, "stage": p.get("stage", ""),
+        "id": str(version.pk),
+        "label": version.label,
+        "state": version.state,
+        "stage": p.get("stage", ""),
         "stage_label": STAGE_LABELS.get(p.get("stage", ""), p.get("stage", "")),
         "fraction": round(fraction, 4) if fraction is not None else None,
-        "epoch": p.get("epoch"), "epochs": p.get("epochs"), "batch": p.get("batch"), "batches": p.get("batches"),
-        "loss": p.get("loss"), "val_loss": p.get("val_loss"),
+        "epoch": p.get("epoch"),
+        "epochs": p.get("epochs"),
+        "batch": p.get("batch"),
+        "batches": p.get("batches"),
+        "loss": p.get("loss"),
+        "val_loss": p.get("val_loss"),
         "eta_seconds": round(eta) if eta is not None else None,
-        "done": p.get("done"), "total": p.get("total"),
-        "failure_reason": version.failure_reason, "cancel_requested": version.cancel_requested,
+        "done": p.get("done"),
+        "total": p.get("total"),
+        "failure_reason": version.failure_reason,
+        "cancel_requested": version.cancel_requested,
     }
 
 

@@ -1,4 +1,5 @@
 """Media storage that never shows a half-written file under its final name."""
+
 from __future__ import annotations
 
 import errno
@@ -55,7 +56,7 @@ class AtomicFileSystemStorage(FileSystemStorage):
                 os.unlink(temp_path)
             except FileNotFoundError:
                 pass
-        self._ensure_location_group_id(full_path)
+        self._ensure_location_group_id(full_path)  # type: ignore[attr-defined]  # Django 5.2's, not in the stubs
         return os.path.relpath(full_path, self.location).replace("\\", "/")
 
 

@@ -10,6 +10,7 @@ so colouring goes on while a model trains.  Their work is in gallery.training_ru
 ModelVersion's methods.  The signal handlers here only wire Celery to gallery.recovery, where
 every path that takes back a photo or a run after a fault is listed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,8 +19,8 @@ import os
 import socket
 from pathlib import Path
 
-from celery import shared_task
 from billiard.exceptions import WorkerLostError
+from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure, worker_ready
 from django.conf import settings
@@ -85,7 +86,7 @@ def colorize_photo(self, photo_id: str) -> None:
         countdown = 2 ** (self.request.retries + 2)
         # The retry is a message on its way: the sweep must not send another (nor reset the count).
         broker.mark_sent(photo_id, countdown + lost_after())
-        raise self.retry(exc=exc, countdown=countdown)
+        raise self.retry(exc=exc, countdown=countdown)  # noqa: B904 (Celery's Retry carries exc itself)
     except Exception as exc:
         log.exception("colouring photo %s failed", photo_id)
         photo.fail(f"colouring failed unexpectedly ({type(exc).__name__}: {exc})")
@@ -117,6 +118,7 @@ def warm_up() -> None:
 
 
 # -- taking back what faults left behind ----------------------------------------------------------
+
 
 @shared_task(ignore_result=True)
 def sweep() -> None:
@@ -152,8 +154,12 @@ def take_back_from_lost_process(sender=None, exception=None, args=None, **kwargs
 
 # -- the training queue ----------------------------------------------------------------------------
 
-@shared_task(acks_late=False, soft_time_limit=settings.COLORSITE_TRAINING_TIME_LIMIT,
-             time_limit=int(settings.COLORSITE_TRAINING_TIME_LIMIT * 1.2) + 1)
+
+@shared_task(
+    acks_late=False,
+    soft_time_limit=settings.COLORSITE_TRAINING_TIME_LIMIT,
+    time_limit=int(settings.COLORSITE_TRAINING_TIME_LIMIT * 1.2) + 1,
+)
 def train_model_version(version_id: str) -> None:
     """Train, evaluate and store one version queued from the staff page (training_runs.run).
 

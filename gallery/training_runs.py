@@ -8,6 +8,7 @@ Progress goes to the row, which is also where a cancel request is noticed.  How 
 bar reads that row is gallery.staff_progress; what a dead training worker leaves behind is
 taken care of here (fail_lost, fail_abandoned) and listed in gallery.recovery.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,19 @@ from .models.versions import finite, stored_directory
 log = logging.getLogger(__name__)
 
 # What a finished run stores from its version row.
-READY_FIELDS = ("state", "finished", "failure_reason", "progress", "family", "parameter_count", "size_bytes",
-                "training_parameters", "train_log", "evaluation", "summary")
+READY_FIELDS = (
+    "state",
+    "finished",
+    "failure_reason",
+    "progress",
+    "family",
+    "parameter_count",
+    "size_bytes",
+    "training_parameters",
+    "train_log",
+    "evaluation",
+    "summary",
+)
 
 
 def start(parameters: dict, created_by) -> ModelVersion | None:
@@ -44,9 +56,14 @@ def start(parameters: dict, created_by) -> ModelVersion | None:
     with transaction.atomic():
         if ModelVersion.objects.filter(state__in=ModelVersion.IN_PROGRESS).exists():
             return None
-        version = ModelVersion(id=uuid.uuid4(), state=ModelVersion.QUEUED, created_by=created_by,
-                               family=parameters["family"], training_parameters=parameters,
-                               progress={"stage": "queued"})
+        version = ModelVersion(
+            id=uuid.uuid4(),
+            state=ModelVersion.QUEUED,
+            created_by=created_by,
+            family=parameters["family"],
+            training_parameters=parameters,
+            progress={"stage": "queued"},
+        )
         version.number = ModelVersion.next_number()
         version.label = f"v{version.number}"
         version.directory = stored_directory(Path(settings.COLORSITE_MODELS_ROOT) / str(version.id))
@@ -59,7 +76,8 @@ def claim(pk) -> ModelVersion | None:
     """Move a queued run to training and return it; None when it was cancelled, gone or taken."""
     now = timezone.now()
     if not ModelVersion.objects.filter(pk=pk, state=ModelVersion.QUEUED).update(
-            state=ModelVersion.TRAINING, started=now, heartbeat=now, progress={"stage": "loading"}):
+        state=ModelVersion.TRAINING, started=now, heartbeat=now, progress={"stage": "loading"}
+    ):
         return None
     return ModelVersion.objects.get(pk=pk)
 
@@ -70,18 +88,33 @@ def train_config(version: ModelVersion) -> Any:
 
     p = version.training_parameters
     cache = settings.COLORSITE_TRAINING_CACHE_DIR
-    return TrainConfig(family=p["family"], out=str(version.path), epochs=p["epochs"], batch_size=p["batch_size"],
-                       learning_rate=p["learning_rate"], crop=p["crop"], filters=p["filters"], depth=p["depth"],
-                       max_examples=p.get("max_examples"), cache_dir=str(cache) if cache else None,
-                       command=training_command(version))
+    return TrainConfig(
+        family=p["family"],
+        out=str(version.path),
+        epochs=p["epochs"],
+        batch_size=p["batch_size"],
+        learning_rate=p["learning_rate"],
+        crop=p["crop"],
+        filters=p["filters"],
+        depth=p["depth"],
+        max_examples=p.get("max_examples"),
+        cache_dir=str(cache) if cache else None,
+        command=training_command(version),
+    )
 
 
 def training_command(version: ModelVersion) -> str:
     """The `python -m ml train` command that repeats this run, recorded in model.json."""
     p = version.training_parameters
-    args = [f"--family {p['family']}", f"--epochs {p['epochs']}", f"--batch-size {p['batch_size']}",
-            f"--learning-rate {p['learning_rate']}", f"--crop {p['crop']}", f"--filters {p['filters']}",
-            f"--depth {p['depth']}"]
+    args = [
+        f"--family {p['family']}",
+        f"--epochs {p['epochs']}",
+        f"--batch-size {p['batch_size']}",
+        f"--learning-rate {p['learning_rate']}",
+        f"--crop {p['crop']}",
+        f"--filters {p['filters']}",
+        f"--depth {p['depth']}",
+    ]
     if p.get("max_examples"):
         args.append(f"--max-examples {p['max_examples']}")
     return f"python -m ml train {' '.join(args)} --out {version.directory}"
@@ -101,16 +134,20 @@ def run(version: ModelVersion) -> None:
     try:
         train(train_config(version), progress=progress)
         progress({"stage": "evaluating", "done": 0, "total": None})
-        report = evaluate(version.path, max_examples=settings.COLORSITE_EVAL_EXAMPLES or None,
-                          progress=lambda done, total: progress({"stage": "evaluating", "done": done, "total": total}))
+        report = evaluate(
+            version.path,
+            max_examples=settings.COLORSITE_EVAL_EXAMPLES or None,
+            progress=lambda done, total: progress({"stage": "evaluating", "done": done, "total": total}),
+        )
         version.read_folder()
         version.set_report(report)
         _finish_ready(version)
     except TrainingCancelled:
         _end(version, ModelVersion.CANCELLED, "cancelled by an admin")
     except SoftTimeLimitExceeded:
-        _end(version, ModelVersion.FAILED,
-             f"training took longer than {settings.COLORSITE_TRAINING_TIME_LIMIT} seconds")
+        _end(
+            version, ModelVersion.FAILED, f"training took longer than {settings.COLORSITE_TRAINING_TIME_LIMIT} seconds"
+        )
     except Exception as exc:
         log.exception("training version %s failed", version.pk)
         _end(version, ModelVersion.FAILED, f"{type(exc).__name__}: {exc}")
@@ -148,15 +185,26 @@ def report_progress(version: ModelVersion, event: dict) -> None:
     progress = dict(version.progress, stage=stage, written=now)
     fields = {}
     if stage == "training":
-        progress.update(epoch=1, epochs_done=0, epochs=event["epochs"], batch=0, batches=event["batches"],
-                        training_since=now)
+        progress.update(
+            epoch=1, epochs_done=0, epochs=event["epochs"], batch=0, batches=event["batches"], training_since=now
+        )
     elif stage == "batch":  # `epoch` is the one being trained (1-based), `epochs_done` those finished
-        progress.update(epoch=event["epoch"], epochs_done=event["epoch"] - 1, batch=event["batch"],
-                        batches=event["batches"], loss=event["loss"])
+        progress.update(
+            epoch=event["epoch"],
+            epochs_done=event["epoch"] - 1,
+            batch=event["batch"],
+            batches=event["batches"],
+            loss=event["loss"],
+        )
     elif stage == "epoch":
         logs = event["logs"]
-        progress.update(epoch=event["epoch"], epochs_done=event["epoch"], batch=0, loss=logs.get("loss"),
-                        val_loss=logs.get("val_loss"))
+        progress.update(
+            epoch=event["epoch"],
+            epochs_done=event["epoch"],
+            batch=0,
+            loss=logs.get("loss"),
+            val_loss=logs.get("val_loss"),
+        )
         version.train_log = [row for row in version.train_log if row.get("epoch", 0) < event["epoch"]] + [logs]
         fields["train_log"] = version.train_log = finite(version.train_log)
     elif stage == "evaluating":
@@ -174,9 +222,13 @@ def _end(version: ModelVersion, state: str, reason: str) -> None:
     shutil.rmtree(version.path, ignore_errors=True)
     version.state, version.failure_reason, version.finished = state, reason[:2000], timezone.now()
     version.progress = dict(version.progress, stage=state)
-    ModelVersion.objects.filter(pk=version.pk).update(state=state, failure_reason=version.failure_reason,
-                                                      finished=version.finished, progress=version.progress,
-                                                      train_log=version.train_log)
+    ModelVersion.objects.filter(pk=version.pk).update(
+        state=state,
+        failure_reason=version.failure_reason,
+        finished=version.finished,
+        progress=version.progress,
+        train_log=version.train_log,
+    )
 
 
 def request_cancel(version: ModelVersion) -> bool:
@@ -185,8 +237,12 @@ def request_cancel(version: ModelVersion) -> bool:
     Both are conditional UPDATEs, so a run that has just finished is left as it ended.
     """
     if ModelVersion.objects.filter(pk=version.pk, state=ModelVersion.QUEUED).update(
-            state=ModelVersion.CANCELLED, cancel_requested=True, finished=timezone.now(),
-            failure_reason="cancelled before it started", progress={"stage": ModelVersion.CANCELLED}):
+        state=ModelVersion.CANCELLED,
+        cancel_requested=True,
+        finished=timezone.now(),
+        failure_reason="cancelled before it started",
+        progress={"stage": ModelVersion.CANCELLED},
+    ):
         return True
     return bool(ModelVersion.objects.filter(pk=version.pk, state=ModelVersion.TRAINING).update(cancel_requested=True))
 
@@ -209,5 +265,7 @@ def fail_abandoned() -> int:
     """
     stale = timezone.now() - timedelta(seconds=settings.COLORSITE_TRAINING_STALE_AFTER)
     return ModelVersion.objects.filter(state=ModelVersion.TRAINING, heartbeat__lt=stale).update(
-        state=ModelVersion.FAILED, failure_reason="the training worker stopped without finishing",
-        finished=timezone.now())
+        state=ModelVersion.FAILED,
+        failure_reason="the training worker stopped without finishing",
+        finished=timezone.now(),
+    )

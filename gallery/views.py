@@ -1,4 +1,5 @@
 """Pages: thin function views.  Access helper -> form -> one model method -> redirect or render."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -56,9 +57,16 @@ def upload(request):
             messages.warning(request, WAITING_FOR_QUEUE)
         return redirect("gallery-upload")
     recent = Photo.objects.filter(owner=request.user).for_listing()[:12]
-    return render(request, "gallery/upload.html", {"recent": recent, "max_bytes": settings.COLORSITE_MAX_UPLOAD_BYTES,
-                                                   "max_megapixels": settings.COLORSITE_MAX_PIXELS // 1_000_000,
-                                                   "allowance": Allowance(request.user)})
+    return render(
+        request,
+        "gallery/upload.html",
+        {
+            "recent": recent,
+            "max_bytes": settings.COLORSITE_MAX_UPLOAD_BYTES,
+            "max_megapixels": settings.COLORSITE_MAX_PIXELS // 1_000_000,
+            "allowance": Allowance(request.user),
+        },
+    )
 
 
 @login_required
@@ -79,11 +87,17 @@ def public_list(request):
 @require_GET
 def photo_detail(request, photo_id):
     photo = visible_photo(request, photo_id)
-    return render(request, "gallery/detail.html", {
-        "photo": photo, "urls": photo.to_dict()["urls"], "is_owner": photo.owner_id == request.user.id,
-        "working_sizes": sorted({*WORKING_SIZE_CHOICES, photo.working_size}),
-        "default_working_size": DEFAULT_WORKING_SIZE,
-    })
+    return render(
+        request,
+        "gallery/detail.html",
+        {
+            "photo": photo,
+            "urls": photo.to_dict()["urls"],
+            "is_owner": photo.owner_id == request.user.id,
+            "working_sizes": sorted({*WORKING_SIZE_CHOICES, photo.working_size}),
+            "default_working_size": DEFAULT_WORKING_SIZE,
+        },
+    )
 
 
 @require_GET
@@ -111,7 +125,7 @@ def photo_recolour(request, photo_id):
     photo = own_photo(request, photo_id)
     form = RecolourForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(form.errors["working_size"]))
+        messages.error(request, "; ".join(str(error) for error in form.errors["working_size"]))
     elif photo.recolour(form.cleaned_data["working_size"]):
         messages.success(request, f"Re-colouring at working size {photo.working_size}.")
     else:

@@ -30,7 +30,7 @@ def test_rebalancing_weights_have_expectation_one_under_the_smoothed_prior(table
     centres, prior = table
     w = bins.rebalance_weights(centres, prior)
     d2 = ((centres[:, None] - centres[None]) ** 2).sum(-1)
-    smoothed = np.exp(-d2 / (2 * 5.0 ** 2)) @ prior
+    smoothed = np.exp(-d2 / (2 * 5.0**2)) @ prior
     smoothed /= smoothed.sum()
     assert w.shape == (len(centres),)
     assert (smoothed * w).sum() == pytest.approx(1.0, rel=1e-5)

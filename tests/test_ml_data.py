@@ -10,7 +10,7 @@ from tests.ml_support import landscape_root
 def test_splits_are_disjoint_and_cover_the_dataset():
     splits = json.loads((landscape_root() / "splits.json").read_text())
     names = [set(splits[s]) for s in data.SPLITS]
-    assert all(not (a & b) for i, a in enumerate(names) for b in names[i + 1:])
+    assert all(not (a & b) for i, a in enumerate(names) for b in names[i + 1 :])
     assert len(data.split_files(landscape_root(), "test")) == 809
 
 
@@ -34,8 +34,9 @@ def test_dataset_path_comes_from_the_environment(monkeypatch, tmp_path):
 
 def test_batches_match_the_model_grid_and_augment_only_the_input():
     rgb = data.load_training_split(landscape_root(), "train", max_examples=8)
-    batches = data.make_dataset(rgb, batch_size=4, crop=64, output_stride=4, family="classification",
-                                train=True, age_probability=1.0)
+    batches = data.make_dataset(
+        rgb, batch_size=4, crop=64, output_stride=4, family="classification", train=True, age_probability=1.0
+    )
     x, y = batches[0]
     assert x.shape == (4, 64, 64, 1) and y.shape == (4, 16, 16, 2)
     assert np.abs(x).max() <= 1.0 and np.abs(y).max() > 5  # classification targets are in Lab units
@@ -45,5 +46,5 @@ def test_batches_match_the_model_grid_and_augment_only_the_input():
 def test_ageing_keeps_lightness_in_range_and_changes_it():
     l = np.tile(np.linspace(0, 100, 64, dtype=np.float32), (64, 1))
     aged = data.age_lightness(l, np.random.default_rng(5))
-    assert aged.shape == l.shape and 0 <= aged.min() and aged.max() <= 100
+    assert aged.shape == l.shape and aged.min() >= 0 and aged.max() <= 100
     assert not np.allclose(aged, l)

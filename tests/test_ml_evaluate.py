@@ -31,12 +31,14 @@ def independent_grey_scores(path):
         x = x.astype(float)
         rg, yb = x[..., 0] - x[..., 1], (x[..., 0] + x[..., 1]) / 2 - x[..., 2]
         return np.sqrt(rg.var() + yb.var()) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+
     return {
         "rmse_ab": np.sqrt(((ab_grey - ab_true) ** 2).mean()),
         "psnr": peak_signal_noise_ratio(rgb, grey, data_range=255),
         "ssim": structural_similarity(rgb, grey, channel_axis=2, data_range=255),
         "auc": np.mean([(err <= t).mean() for t in range(151)]),
-        "colourfulness": cf(grey), "colourfulness_true": cf(rgb),
+        "colourfulness": cf(grey),
+        "colourfulness_true": cf(rgb),
     }
 
 
@@ -76,7 +78,7 @@ def test_shipped_model_folder_is_complete():
     assert info["config"]["command"].startswith("python -m ml train")
     report = json.loads((SHIPPED_MODEL / "evaluation.json").read_text())
     assert report["split"] == "test" and report["images"] == 809
-    assert sum(f.stat().st_size for f in SHIPPED_MODEL.iterdir()) < 25 * 2 ** 20
+    assert sum(f.stat().st_size for f in SHIPPED_MODEL.iterdir()) < 25 * 2**20
 
 
 def test_leaderboard_follows_the_stored_scores_and_draws_triptychs(tiny_report, tmp_path):

@@ -71,8 +71,14 @@ def _bomb() -> bytes:
 
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
     header = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 30001)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 30001))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _truncated_jpeg() -> bytes:
@@ -81,14 +87,17 @@ def _truncated_jpeg() -> bytes:
     return buf.getvalue()[:1500]
 
 
-@pytest.mark.parametrize("payload,message", [
-    (b"", "empty"),
-    (b"hello, I am a text file", "not an image"),
-    (b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>", "not an image"),
-    ("bomb", "megapixels"),
-    ("truncated", "damaged or truncated"),
-    ("eps", "not accepted"),
-])
+@pytest.mark.parametrize(
+    "payload,message",
+    [
+        (b"", "empty"),
+        (b"hello, I am a text file", "not an image"),
+        (b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>", "not an image"),
+        ("bomb", "megapixels"),
+        ("truncated", "damaged or truncated"),
+        ("eps", "not accepted"),
+    ],
+)
 def test_bad_input_raises_one_exception_type_with_a_clear_message(payload, message):
     if payload == "bomb":
         payload = _bomb()
@@ -122,8 +131,23 @@ def test_cli_colours_good_files_and_reports_bad_ones(tmp_path):
     Image.fromarray(landscape_photo(4)).convert("L").save(good)
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"PK\x03\x04 a zip file")
-    run = subprocess.run([sys.executable, "-m", "ml", "colorize", str(bad), str(good), "--model", str(model),
-                          "--out", str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ml",
+            "colorize",
+            str(bad),
+            str(good),
+            "--model",
+            str(model),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 1
     assert "bad.jpg: the file is not an image we can read" in run.stderr
     result = Image.open(tmp_path / "out" / "good_color.jpg")

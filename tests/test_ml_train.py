@@ -7,8 +7,18 @@ from ml.train import CORRECTIONS, TEMPERATURES, TrainConfig, TrainingCancelled, 
 
 
 def config(out, **overrides):
-    base = dict(family="classification", out=str(out), epochs=2, batch_size=8, crop=64, filters=4, depth=1,
-                max_examples=16, cache_dir=None, patience=5)
+    base = dict(
+        family="classification",
+        out=str(out),
+        epochs=2,
+        batch_size=8,
+        crop=64,
+        filters=4,
+        depth=1,
+        max_examples=16,
+        cache_dir=None,
+        patience=5,
+    )
     return TrainConfig(**{**base, **overrides})
 
 

@@ -9,6 +9,7 @@ successful colouring writes "photo <id> coloured by <worker>".
 FAULTS_SURVIVED counts the faults of issue 5 that this module (with test_staff_*) shows survived;
 the README states it.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,10 +38,17 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory):
     media = tmp_path_factory.mktemp("fault-media")
     logs = tmp_path_factory.mktemp("fault-logs")
     with django_db_blocker.unblock():
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.fault_settings", DATABASE_URL=database_url(),
-                   MEDIA_ROOT=str(media), COLORSITE_MODEL_DIR=str(shipped_model_dir()),
-                   COLORSITE_SWEEP_INTERVAL=str(SWEEP_INTERVAL), COLORSITE_TEST_STORAGE_FAULT=str(logs / "storage-fault"),
-                   PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
+        env = dict(
+            os.environ,
+            DJANGO_SETTINGS_MODULE="tests.fault_settings",
+            DATABASE_URL=database_url(),
+            MEDIA_ROOT=str(media),
+            COLORSITE_MODEL_DIR=str(shipped_model_dir()),
+            COLORSITE_SWEEP_INTERVAL=str(SWEEP_INTERVAL),
+            COLORSITE_TEST_STORAGE_FAULT=str(logs / "storage-fault"),
+            PYTHONUNBUFFERED="1",
+            TF_CPP_MIN_LOG_LEVEL="2",
+        )
     live = LiveSite(env, logs)
     live.media, live.fault_switch = media, logs / "storage-fault"
     try:
@@ -73,8 +81,12 @@ def upload_batch(site, token, count: int, **size) -> list[str]:
 
 
 def wait_all_final(ids, timeout: float = 300):
-    wait_for(lambda: Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() == len(ids), timeout=timeout,
-             interval=0.5, message=f"{len(ids)} photos to end")
+    wait_for(
+        lambda: Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() == len(ids),
+        timeout=timeout,
+        interval=0.5,
+        message=f"{len(ids)} photos to end",
+    )
     return {str(p.pk): p for p in Photo.objects.filter(pk__in=ids)}
 
 
@@ -93,6 +105,7 @@ def assert_each_done_once(site, photos: dict, log: str):
 
 
 # -- fault 1: a worker killed with SIGKILL in the middle of a photo ---------------------------------------------
+
 
 def running_photo(site, owner, exclude=(), timeout=60):
     """(photo id, pid) of a photo (not in ``exclude``) being coloured right now by a pool process of worker f1."""
@@ -114,8 +127,11 @@ def test_a_worker_killed_mid_photo_loses_nothing_and_colours_nothing_twice(site,
     # 1. The pool process colouring a photo is killed: the worker's main process queues the photo again at once.
     victim, pid = running_photo(site, owner)
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not Photo.objects.filter(pk=victim, status=Photo.RUNNING, worker__endswith=f":{pid}").exists(),
-             timeout=60, message="the photo of the killed process to be taken back")
+    wait_for(
+        lambda: not Photo.objects.filter(pk=victim, status=Photo.RUNNING, worker__endswith=f":{pid}").exists(),
+        timeout=60,
+        message="the photo of the killed process to be taken back",
+    )
     # 2. The whole worker (main process and pool) is killed mid-photo, then started again under its name.
     victim2, _ = running_photo(site, owner, exclude=[victim])
     site.kill_worker("f1")
@@ -132,6 +148,7 @@ def test_a_worker_killed_mid_photo_loses_nothing_and_colours_nothing_twice(site,
 
 
 # -- fault 2: Redis down while photos are uploaded ----------------------------------------------------------------
+
 
 def test_uploads_while_redis_is_down_are_kept_queued_and_coloured_once_it_is_back(site, token):
     site.stop_redis()
@@ -157,13 +174,17 @@ def test_uploads_while_redis_is_down_are_kept_queued_and_coloured_once_it_is_bac
 
 # -- fault 4: storage fails while a result is written -----------------------------------------------------------
 
+
 def test_storage_failing_mid_write_never_shows_a_half_file_and_the_retry_succeeds(site, token):
     site.fault_switch.write_text("/result-")  # the next result files are written halfway, then the disk is "full"
     try:
         (photo_id,) = upload_batch(site, token, 1, width=800, height=600)
         log_mark = len(site.workers.log("f1"))
-        wait_for(lambda: "Retry in" in site.workers.log("f1")[log_mark:], timeout=120,
-                 message="the worker to meet the storage failure")
+        wait_for(
+            lambda: "Retry in" in site.workers.log("f1")[log_mark:],
+            timeout=120,
+            message="the worker to meet the storage failure",
+        )
         photo = Photo.objects.get(pk=photo_id)
         assert photo.status in (Photo.QUEUED, Photo.RUNNING) and not photo.result
         folder = site.media / "photos" / photo_id
@@ -181,8 +202,10 @@ def test_storage_failing_mid_write_never_shows_a_half_file_and_the_retry_succeed
 
 # -- fault 3: the active model's file is missing or corrupt ----------------------------------------------------
 
+
 def test_a_broken_model_fails_photos_with_a_clear_reason_and_the_site_stays_up_until_it_is_mended(
-        site, token, django_user_model, tmp_path):
+    site, token, django_user_model, tmp_path
+):
     from gallery.health import MODEL_UNAVAILABLE
     from gallery.models import ModelVersion
 
@@ -209,8 +232,10 @@ def test_a_broken_model_fails_photos_with_a_clear_reason_and_the_site_stays_up_u
     assert status == 200 and body["failure_reason"] == MODEL_UNAVAILABLE
     status, dashboard, _ = site.request("GET", "/staff/", cookies=admin)
     assert status == 200
-    assert b"The active colouring model (copy, " + str(copy).encode() + b") cannot be used: model.keras is missing" \
+    assert (
+        b"The active colouring model (copy, " + str(copy).encode() + b") cannot be used: model.keras is missing"
         in dashboard
+    )
     assert b"cannot be used" not in site.request("GET", "/photos/", cookies=owner)[1]  # owners get no server details
 
     # Restoring the file lets re-colouring succeed ...

@@ -1,11 +1,11 @@
 """The JSON API: upload, status, list, download under the pages' validation and ownership rules."""
+
 import io
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from PIL import Image
-
-from django.test import Client
 
 from gallery.models import ApiToken, Photo
 from gallery.tasks import colorize_photo
@@ -19,11 +19,14 @@ def test_the_api_wants_a_login(client):
     assert response.status_code == 401 and response.json() == {"error": "authenticate with an API token or a session"}
 
 
-def test_upload_accepts_good_files_and_reports_each_bad_one(owner_client, image_bytes,
-                                                             django_capture_on_commit_callbacks):
+def test_upload_accepts_good_files_and_reports_each_bad_one(
+    owner_client, image_bytes, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
-        response = owner_client.post(reverse("api-photos"), {"file": [
-            upload_file("ok.jpg", image_bytes("JPEG")), upload_file("doc.pdf", b"%PDF-1.4 not an image")]})
+        response = owner_client.post(
+            reverse("api-photos"),
+            {"file": [upload_file("ok.jpg", image_bytes("JPEG")), upload_file("doc.pdf", b"%PDF-1.4 not an image")]},
+        )
     body = response.json()
     assert response.status_code == 201 and len(callbacks) == 1
     assert [p["name"] for p in body["photos"]] == ["ok.jpg"] and body["photos"][0]["status"] == "queued"
@@ -35,7 +38,8 @@ def test_upload_with_only_bad_files_is_400(owner_client, settings, image_bytes):
     response = owner_client.post(reverse("api-photos"), {"file": upload_file("big.png", image_bytes())})
     assert response.status_code == 400
     assert response.json()["rejected"] == [
-        {"name": "big.png", "error": "the image is 96×64 = 0 megapixels; the limit is 0 megapixels"}]
+        {"name": "big.png", "error": "the image is 96×64 = 0 megapixels; the limit is 0 megapixels"}
+    ]
 
 
 def test_upload_without_a_file_is_400(owner_client):
@@ -91,6 +95,7 @@ def test_get_only_endpoints_refuse_post(owner_client, users):
 
 
 # -- token authentication ------------------------------------------------------------------------------
+
 
 def test_a_script_uploads_and_downloads_with_a_token_and_no_csrf_token(users, image_bytes, fake_colorizer):
     key = ApiToken.issue(users.owner)

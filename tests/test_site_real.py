@@ -4,6 +4,7 @@ Nothing here is mocked.  The workers (tests/site_fixtures.py: real_workers) shar
 this session's test database and a media folder; the tests wait on the Photo
 row, the way the pages do.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +66,11 @@ def test_a_photo_uploaded_through_the_site_comes_back_coloured(real_workers, rea
 
 
 def test_a_colour_photo_is_coloured_from_grey_and_scored(real_workers, real_media, users):
-    with Image.open(DATASET / "0001.jpg") if (DATASET / "0001.jpg").exists() else Image.fromarray(
-            make_photo(320, 240, colour=True)) as image:
+    with (
+        Image.open(DATASET / "0001.jpg")
+        if (DATASET / "0001.jpg").exists()
+        else Image.fromarray(make_photo(320, 240, colour=True)) as image
+    ):
         image = image.convert("RGB")
         image.thumbnail((480, 480))
         photo = Photo.create_from_upload(users.owner, "colour.jpg", image.copy(), "JPEG", 1)
@@ -79,13 +83,18 @@ def test_a_colour_photo_is_coloured_from_grey_and_scored(real_workers, real_medi
 
 def test_two_workers_colour_each_photo_exactly_once(real_workers, real_media, users):
     """Scale-out: two worker processes on one Redis; every task is sent twice, every photo is coloured once."""
-    photos = [Photo.create_from_upload(users.owner, f"p{i}.png", Image.fromarray(real_grey_photo(10 + i, 256)),
-                                       "PNG", 1) for i in range(8)]  # each enqueued once, on commit
+    photos = [
+        Photo.create_from_upload(users.owner, f"p{i}.png", Image.fromarray(real_grey_photo(10 + i, 256)), "PNG", 1)
+        for i in range(8)
+    ]  # each enqueued once, on commit
     for photo in photos:
         colorize_photo.delay(str(photo.pk))  # and once more: a duplicate delivery
     ids = [p.pk for p in photos]
-    wait_for(lambda: Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() == len(ids), timeout=300,
-             message="all photos to be coloured")
+    wait_for(
+        lambda: Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() == len(ids),
+        timeout=300,
+        message="all photos to be coloured",
+    )
     done = list(Photo.objects.filter(pk__in=ids))
     assert all(p.status == Photo.DONE for p in done), [p.failure_reason for p in done]
     assert [p.runs for p in done] == [1] * len(ids)

@@ -1,4 +1,5 @@
 """The settings helpers turn bad environment values into ImproperlyConfigured at start-up."""
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -59,8 +60,14 @@ def test_model_dir_defaults_to_the_shipped_model(monkeypatch):
     from colorsite.settings import BASE_DIR
 
     env = {"SECRET_KEY": "x", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", "from colorsite import settings; print(settings.COLORSITE_MODEL_DIR)"],
-                         cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", "from colorsite import settings; print(settings.COLORSITE_MODEL_DIR)"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert out == str(BASE_DIR / "models" / "default")
 
 
@@ -70,6 +77,11 @@ def test_secret_key_is_required_outside_debug():
 
     from colorsite.settings import BASE_DIR
 
-    result = subprocess.run([sys.executable, "-c", "import colorsite.settings"], cwd=BASE_DIR,
-                            env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", "import colorsite.settings"],
+        cwd=BASE_DIR,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr

@@ -1,4 +1,5 @@
 """The colouring task: claims once, a second run does nothing, deleted photos are skipped, broken files fail."""
+
 from datetime import timedelta
 
 import numpy as np
@@ -66,8 +67,9 @@ def test_a_photo_abandoned_by_a_dead_worker_can_be_claimed_again(photo, settings
     assert again is not None and again.worker == "alive" and again.runs == 2
 
 
-def test_photos_abandoned_by_a_dead_worker_are_requeued_once(photo, users, settings,
-                                                             django_capture_on_commit_callbacks):
+def test_photos_abandoned_by_a_dead_worker_are_requeued_once(
+    photo, users, settings, django_capture_on_commit_callbacks
+):
     recent = Photo.create_from_upload(users.owner, "busy.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
     Photo.claim(photo.pk, worker="died")
     Photo.claim(recent.pk, worker="busy")  # still within its time limit: left alone
@@ -125,8 +127,9 @@ def test_a_missing_model_ends_failed_with_its_reason(photo, settings, tmp_path):
         tasks.get_colorizer.cache_clear()
     photo.refresh_from_db()
     assert photo.status == Photo.FAILED
-    assert photo.failure_reason.startswith("colouring is not possible right now: the site's colouring model could "
-                                           "not be loaded")
+    assert photo.failure_reason.startswith(
+        "colouring is not possible right now: the site's colouring model could not be loaded"
+    )
 
 
 def test_running_out_of_time_ends_failed(photo, monkeypatch, settings):
@@ -134,6 +137,7 @@ def test_running_out_of_time_ends_failed(photo, monkeypatch, settings):
 
     def too_slow(model_dir):
         raise SoftTimeLimitExceeded()
+
     monkeypatch.setattr(tasks, "get_colorizer", too_slow)
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
@@ -146,6 +150,7 @@ def test_a_storage_error_gives_the_photo_back_and_retries(photo, fake_colorizer,
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
+
     monkeypatch.setattr(Photo, "_store", full_disk)
     with pytest.raises(Retry):
         colorize_photo.apply(args=[str(photo.pk)], throw=True)
@@ -161,6 +166,7 @@ def test_the_model_is_loaded_once_per_process(monkeypatch):
     class Counting:
         def __init__(self, model_dir):
             loads.append(model_dir)
+
     monkeypatch.setattr(ml.inference, "Colorizer", Counting)
     tasks.get_colorizer.cache_clear()
     try:
@@ -177,8 +183,15 @@ def test_importing_the_task_module_does_not_import_keras():
 
     from django.conf import settings
 
-    code = ("import django, sys; django.setup(); import gallery.tasks; "
-            "print('keras' in sys.modules, 'tensorflow' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True,
-                         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.site_settings"})
+    code = (
+        "import django, sys; django.setup(); import gallery.tasks; "
+        "print('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.site_settings"},
+    )
     assert out.stdout.strip() == "False False", out.stderr

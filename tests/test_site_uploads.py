@@ -1,4 +1,5 @@
 """Uploads: every rejected kind of file gets its own message; good files are re-encoded by us and queued."""
+
 import io
 
 import numpy as np
@@ -19,6 +20,7 @@ def check(name, data):
 
 
 # -- the form, one rejected kind at a time ------------------------------------------------------------
+
 
 def test_a_file_over_the_byte_cap_is_refused_with_the_sizes(settings, image_bytes):
     settings.COLORSITE_MAX_UPLOAD_BYTES = 1000
@@ -80,8 +82,10 @@ def test_a_png_whose_end_is_html_is_refused_by_verify(image_bytes):
     assert not ok and form.error_message().startswith("the image is damaged")
 
 
-@pytest.mark.parametrize("fmt, name", [("JPEG", "a.jpg"), ("PNG", "a.png"), ("WEBP", "a.webp"), ("BMP", "a.bmp"),
-                                       ("TIFF", "a.tif"), ("GIF", "a.gif")])
+@pytest.mark.parametrize(
+    "fmt, name",
+    [("JPEG", "a.jpg"), ("PNG", "a.png"), ("WEBP", "a.webp"), ("BMP", "a.bmp"), ("TIFF", "a.tif"), ("GIF", "a.gif")],
+)
 def test_every_allowed_format_is_accepted(fmt, name, image_bytes):
     form, ok = check(name, image_bytes(fmt, 80, 60))
     assert ok, form.errors
@@ -100,9 +104,14 @@ def test_exif_orientation_is_applied(image_bytes):
 
 # -- the upload page --------------------------------------------------------------------------------------
 
+
 def test_a_batch_keeps_the_good_files_and_names_each_bad_one(owner_client, users, image_bytes):
-    files = [upload_file("good.png", image_bytes("PNG")), upload_file("bad.txt", b"hello world"),
-             upload_file("good2.jpg", image_bytes("JPEG")), upload_file("empty.png", b"")]
+    files = [
+        upload_file("good.png", image_bytes("PNG")),
+        upload_file("bad.txt", b"hello world"),
+        upload_file("good2.jpg", image_bytes("JPEG")),
+        upload_file("empty.png", b""),
+    ]
     response = owner_client.post(reverse("gallery-upload"), {"file": files}, follow=True)
     assert response.status_code == 200
     texts = [str(m) for m in response.context["messages"]]
@@ -112,8 +121,9 @@ def test_a_batch_keeps_the_good_files_and_names_each_bad_one(owner_client, users
     assert sorted(Photo.objects.filter(owner=users.owner).values_list("name", flat=True)) == ["good.png", "good2.jpg"]
 
 
-def test_an_accepted_upload_is_stored_re_encoded_under_our_names(owner_client, users, media_root,
-                                                                  django_capture_on_commit_callbacks):
+def test_an_accepted_upload_is_stored_re_encoded_under_our_names(
+    owner_client, users, media_root, django_capture_on_commit_callbacks
+):
     rgb = make_photo(90, 70, colour=True)
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, "PNG", pnginfo=None)

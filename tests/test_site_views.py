@@ -1,4 +1,5 @@
 """Pages: who may see and change what, which methods each view takes, CSRF, the gallery and detail pages."""
+
 import numpy as np
 import pytest
 from django.test import Client
@@ -27,6 +28,7 @@ def done_photo(photo, fake_colorizer):
 
 # -- ownership: somebody else's photo is 404 everywhere ----------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["gallery-photo", "api-photo"])
 def test_another_users_private_photo_is_404(other_client, photo, name):
     assert other_client.get(reverse(name, args=[photo.pk])).status_code == 404
@@ -40,7 +42,9 @@ def test_another_users_photo_files_are_404(other_client, client, photo):
 
 @pytest.mark.parametrize("name", ["gallery-photo-delete", "gallery-photo-recolour", "gallery-photo-visibility"])
 def test_another_user_cannot_change_a_photo(other_client, photo, name):
-    assert other_client.post(reverse(name, args=[photo.pk]), {"working_size": 256, "is_public": "on"}).status_code == 404
+    assert (
+        other_client.post(reverse(name, args=[photo.pk]), {"working_size": 256, "is_public": "on"}).status_code == 404
+    )
     assert Photo.objects.filter(pk=photo.pk, is_public=False, status=Photo.QUEUED).exists()
 
 
@@ -64,6 +68,7 @@ def test_a_staff_member_gets_no_special_access_to_private_photos(users, photo):
 
 
 # -- methods and CSRF --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["gallery-photo-delete", "gallery-photo-recolour", "gallery-photo-visibility"])
 def test_post_only_views_refuse_get(owner_client, photo, name):
@@ -97,6 +102,7 @@ def test_csrf_is_enforced_on_the_api_upload(users, image_bytes):
 
 # -- accounts --------------------------------------------------------------------------------------------
 
+
 def test_sign_up_logs_the_new_user_in(client):
     response = client.post(reverse("signup"), {"username": "dora", "password1": PASSWORD, "password2": PASSWORD})
     assert response.status_code == 302 and response["Location"] == reverse("gallery-upload")
@@ -118,7 +124,10 @@ def test_sign_up_can_be_closed(client, settings):
 
 # -- gallery and detail -------------------------------------------------------------------------------------
 
-def test_the_gallery_lists_only_the_owners_photos_newest_first(owner_client, users, photo, django_assert_max_num_queries):
+
+def test_the_gallery_lists_only_the_owners_photos_newest_first(
+    owner_client, users, photo, django_assert_max_num_queries
+):
     Photo.create_from_upload(users.other, "theirs.png", Image.fromarray(make_photo()), "PNG", 10)
     newer = Photo.create_from_upload(users.owner, "newer.png", Image.fromarray(make_photo()), "PNG", 10)
     with django_assert_max_num_queries(4):  # session, user, count, page: no query per photo
@@ -169,6 +178,7 @@ def test_an_unknown_file_kind_is_404(owner_client, photo):
 
 # -- owner actions --------------------------------------------------------------------------------------------
 
+
 def test_delete_removes_the_row_and_its_files(owner_client, done_photo, media_root, django_capture_on_commit_callbacks):
     files = [media_root / getattr(done_photo, f).name for f in ("original", "thumb", "result", "result_thumb")]
     assert all(f.exists() for f in files)
@@ -179,8 +189,9 @@ def test_delete_removes_the_row_and_its_files(owner_client, done_photo, media_ro
     assert not any(f.exists() for f in files)
 
 
-def test_recolour_queues_a_done_photo_with_the_chosen_working_size(owner_client, done_photo, fake_colorizer,
-                                                                    django_capture_on_commit_callbacks):
+def test_recolour_queues_a_done_photo_with_the_chosen_working_size(
+    owner_client, done_photo, fake_colorizer, django_capture_on_commit_callbacks
+):
     old_result = done_photo.result.name
     with django_capture_on_commit_callbacks() as callbacks:
         owner_client.post(reverse("gallery-photo-recolour", args=[done_photo.pk]), {"working_size": 512})
@@ -193,8 +204,9 @@ def test_recolour_queues_a_done_photo_with_the_chosen_working_size(owner_client,
 
 
 def test_recolour_refuses_a_working_size_out_of_range(owner_client, done_photo):
-    response = owner_client.post(reverse("gallery-photo-recolour", args=[done_photo.pk]), {"working_size": 5000},
-                                 follow=True)
+    response = owner_client.post(
+        reverse("gallery-photo-recolour", args=[done_photo.pk]), {"working_size": 5000}, follow=True
+    )
     assert "Ensure this value is less than or equal to 2048." in [str(m) for m in response.context["messages"]]
     done_photo.refresh_from_db()
     assert done_photo.status == Photo.DONE
@@ -202,10 +214,13 @@ def test_recolour_refuses_a_working_size_out_of_range(owner_client, done_photo):
 
 def test_recolour_leaves_a_photo_that_is_still_queued_alone(owner_client, photo, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        response = owner_client.post(reverse("gallery-photo-recolour", args=[photo.pk]), {"working_size": 512},
-                                     follow=True)
+        response = owner_client.post(
+            reverse("gallery-photo-recolour", args=[photo.pk]), {"working_size": 512}, follow=True
+        )
     assert not callbacks
-    assert "This photo is still being coloured; try again when it is done." in [str(m) for m in response.context["messages"]]
+    assert "This photo is still being coloured; try again when it is done." in [
+        str(m) for m in response.context["messages"]
+    ]
 
 
 def test_the_owner_can_make_a_photo_public_and_private_again(owner_client, photo):
@@ -218,8 +233,9 @@ def test_the_owner_can_make_a_photo_public_and_private_again(owner_client, photo
 
 
 def test_a_colour_upload_shows_how_close_the_prediction_came(owner_client, users, fake_colorizer):
-    photo = Photo.create_from_upload(users.owner, "colour.png", Image.fromarray(make_photo(64, 64, colour=True)),
-                                     "PNG", 10)
+    photo = Photo.create_from_upload(
+        users.owner, "colour.png", Image.fromarray(make_photo(64, 64, colour=True)), "PNG", 10
+    )
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
     html = owner_client.get(reverse("gallery-photo", args=[photo.pk])).content.decode()

@@ -4,6 +4,7 @@ Anonymous -> the login page; an ordinary user -> 403; staff see the dashboard, p
 leaderboards but get 403 on the changes; admins (superusers, or staff holding
 gallery.manage_models) may do everything.
 """
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
@@ -52,8 +53,10 @@ def world(make_version, users, fake_colorizer):
 
 def url_for(name: str, world) -> str:
     args = {
-        "staff-version-progress": [world["running"].pk], "staff-version-cancel": [world["running"].pk],
-        "staff-version-activate": [world["old"].pk], "staff-leaderboard": [world["current"].pk],
+        "staff-version-progress": [world["running"].pk],
+        "staff-version-cancel": [world["running"].pk],
+        "staff-version-activate": [world["old"].pk],
+        "staff-leaderboard": [world["current"].pk],
         "staff-leaderboard-picture": [world["current"].pk, "0001"],
         "staff-upload-file": [world["photo"].pk, "result-preview"],
     }

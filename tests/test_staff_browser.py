@@ -3,6 +3,7 @@
 Debian's headless Chromium driven by Playwright, on the live test server, with the real
 training worker (tests/staff_fixtures.py); the same pattern as tests/test_site_browser.py.
 """
+
 import re
 import time
 

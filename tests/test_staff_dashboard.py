@@ -1,4 +1,5 @@
 """The dashboard shows the stored report's figures and pictures; leaderboards follow the stored scores."""
+
 import re
 
 import numpy as np
@@ -23,6 +24,7 @@ def nothing_is_computed(monkeypatch):
 
     def refuse(*args, **kwargs):
         raise AssertionError("a page computed something from a model")
+
     monkeypatch.setattr(ml.inference, "Colorizer", refuse)
     monkeypatch.setattr(ml.evaluate, "evaluate", refuse)
 
@@ -32,18 +34,27 @@ def section(html: str, cls: str) -> str:
     start = html.index(f'class="{cls}')
     tag = html.rfind("<", 0, start)
     name = re.match(r"<(\w+)", html[tag:]).group(1)
-    return html[tag:html.index(f"</{name}>", start)]
+    return html[tag : html.index(f"</{name}>", start)]
 
 
 # -- the dashboard -------------------------------------------------------------------------------------
 
+
 def test_the_dashboard_shows_every_figure_of_the_report_beside_the_grey_baseline(
-        role_clients, make_version, nothing_is_computed):
+    role_clients, make_version, nothing_is_computed
+):
     report = fake_report(12)
     version = make_version("v1", active=True, report=report)
     html = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
-    formats = {"rmse_ab": "{:.2f}", "psnr": "{:.2f}", "ssim": "{:.3f}", "colourfulness": "{:.2f}",
-               "colourfulness_true": "{:.2f}", "delta_colourfulness": "{:.2f}", "auc": "{:.3f}"}
+    formats = {
+        "rmse_ab": "{:.2f}",
+        "psnr": "{:.2f}",
+        "ssim": "{:.3f}",
+        "colourfulness": "{:.2f}",
+        "colourfulness_true": "{:.2f}",
+        "delta_colourfulness": "{:.2f}",
+        "auc": "{:.3f}",
+    }
     for key, fmt in formats.items():
         row = re.search(rf'<tr data-metric="{key}">.*?</tr>', html).group(0)
         assert f'<td class="model">{fmt.format(report["summary"]["model"][key])}</td>' in row
@@ -67,7 +78,7 @@ def test_the_histogram_counts_every_test_photo_once(role_clients, make_version):
     make_version("v1", active=True, report=report)
     html = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
     bars = section(html, "chart chart-histogram")
-    for series, key in (("model", "model"), ("grey", "grey")):
+    for series in ("model", "grey"):
         counts = [int(c) for c in re.findall(rf'data-series="{series}" data-count="(\d+)"', bars)]
         assert sum(counts) == 12 and len(counts) == ModelVersion.HISTOGRAM_BINS
     # the bars match an independent count of the stored per-image RMSE_ab
@@ -83,12 +94,13 @@ def test_two_versions_side_by_side(role_clients, make_version):
     reports = re.findall(r'<article class="version-report" data-version="([0-9a-f-]+)"', html)
     assert reports == [str(a.pk), str(b.pk)]
     for v in (a, b):
-        assert f'{v.summary["model"]["rmse_ab"]:.2f}' in html
+        assert f"{v.summary['model']['rmse_ab']:.2f}" in html
     assert html.count("chart chart-curves") == 2 and html.count("chart chart-histogram") == 2
 
 
 def test_the_dashboard_reads_no_per_image_rows_and_a_few_queries(
-        role_clients, make_version, django_assert_max_num_queries):
+    role_clients, make_version, django_assert_max_num_queries
+):
     for i in range(5):
         make_version(f"v{i}", active=i == 0)
     client = role_clients["staff"]
@@ -109,9 +121,11 @@ def test_only_admins_see_the_training_form_and_buttons(role_clients, make_versio
 
 def test_a_run_in_progress_shows_its_progress_bar(role_clients, make_version):
     make_version("a", active=True)
-    run = make_version("run", state=ModelVersion.TRAINING,
-                       progress={"stage": "epoch", "epoch": 2, "epochs_done": 2, "epochs": 4, "loss": 2.5,
-                                 "val_loss": 3.0})
+    run = make_version(
+        "run",
+        state=ModelVersion.TRAINING,
+        progress={"stage": "epoch", "epoch": 2, "epochs_done": 2, "epochs": 4, "loss": 2.5, "val_loss": 3.0},
+    )
     html = role_clients["admin"].get(reverse("staff-dashboard")).content.decode()
     bar = section(html, "run")
     assert f'data-progress-url="{reverse("staff-version-progress", args=[run.pk])}"' in bar
@@ -135,6 +149,7 @@ def test_a_version_without_log_or_report_says_so(role_clients, make_version):
 
 # -- leaderboards ----------------------------------------------------------------------------------------
 
+
 def ranked_files(html: str, board: str) -> list[str]:
     return re.findall(r'<li data-file="([^"]+)"', section(html, f"board board-{board}"))
 
@@ -147,15 +162,19 @@ METRICS = {  # independent of ml.leaderboard: the score of a row and whether hig
 
 
 @pytest.mark.parametrize("metric", sorted(METRICS))
-def test_leaderboard_order_equals_the_order_of_the_stored_scores(role_clients, make_version, settings, metric,
-                                                                nothing_is_computed):
+def test_leaderboard_order_equals_the_order_of_the_stored_scores(
+    role_clients, make_version, settings, metric, nothing_is_computed
+):
     settings.COLORSITE_LEADERBOARD_SIZE = 5
     version = make_version("v1", active=True, report=fake_report(12, seed=3))
     rows = version.evaluation["rows"]
     score, higher = METRICS[metric]
     ordered = [r["file"] for r in sorted(rows, key=lambda r: score(r["model"]), reverse=higher)]
-    html = role_clients["staff"].get(reverse("staff-leaderboard", args=[version.pk]),
-                                     {"metric": metric, "n": 4}).content.decode()
+    html = (
+        role_clients["staff"]
+        .get(reverse("staff-leaderboard", args=[version.pk]), {"metric": metric, "n": 4})
+        .content.decode()
+    )
     assert ranked_files(html, "best") == ordered[:4]
     assert ranked_files(html, "worst") == ordered[::-1][:4]
     scores = [float(s) for s in re.findall(r'data-score="([^"]+)"', section(html, "board board-best"))]
@@ -219,8 +238,11 @@ def test_colour_uploads_are_ranked_by_their_own_scores(role_clients, make_versio
     assert len(done) == 4 and all(p.rmse_ab is not None for p in done)
     score, higher = METRICS[metric]
     ordered = [p.pk for p in sorted(done, key=lambda p: score(vars(p)), reverse=higher)]
-    html = role_clients["staff"].get(reverse("staff-leaderboard", args=[version.pk]),
-                                     {"metric": metric, "n": 3}).content.decode()
+    html = (
+        role_clients["staff"]
+        .get(reverse("staff-leaderboard", args=[version.pk]), {"metric": metric, "n": 3})
+        .content.decode()
+    )
     best = re.findall(r'<li data-photo="([0-9a-f-]+)"', section(html, "board board-uploads-best"))
     worst = re.findall(r'<li data-photo="([0-9a-f-]+)"', section(html, "board board-uploads-worst"))
     assert best == [str(pk) for pk in ordered[:3]] and worst == [str(pk) for pk in ordered[::-1][:3]]

@@ -4,6 +4,7 @@ queue trains and evaluates it, and activating it changes what the real colouring
 Nothing is mocked: the engine trains (1 epoch on 16 photos) and evaluates on 8 test photos
 (COLORSITE_EVAL_EXAMPLES, set for the worker by tests/staff_fixtures.py: training_worker).
 """
+
 import pytest
 from django.urls import reverse
 from PIL import Image
@@ -31,8 +32,9 @@ def start_run(client, **changes) -> ModelVersion:
 
 
 def colour_a_photo(users, index: int) -> Photo:
-    photo = Photo.create_from_upload(users.owner, f"old{index}.png", Image.fromarray(real_grey_photo(index, 320)),
-                                     "PNG", 1)
+    photo = Photo.create_from_upload(
+        users.owner, f"old{index}.png", Image.fromarray(real_grey_photo(index, 320)), "PNG", 1
+    )
     wait_for(lambda: Photo.objects.get(pk=photo.pk).is_final, timeout=300, message="the photo to be coloured")
     photo.refresh_from_db()
     assert photo.status == Photo.DONE, photo.failure_reason
@@ -40,7 +42,8 @@ def colour_a_photo(users, index: int) -> Photo:
 
 
 def test_an_admin_trains_a_version_through_the_page_and_activating_it_changes_the_colouring(
-        real_training, real_workers, admin_client, users):
+    real_training, real_workers, admin_client, users
+):
     shipped = ModelVersion.active()
     assert shipped is not None and shipped.number == 1  # registered by migrate, no manual step
     log_start = len(real_training.log("trainer"))  # the session-wide worker may hold other tests' crashes
@@ -64,8 +67,11 @@ def test_an_admin_trains_a_version_through_the_page_and_activating_it_changes_th
     assert f'<td class="model">{version.summary["model"]["rmse_ab"]:.2f}</td>' in page
 
     # the training worker draws the leaderboard pictures once, into media
-    wait_for(lambda: ModelVersion.objects.get(pk=version.pk).pictures_state == ModelVersion.PICTURES_READY,
-             timeout=120, message="the leaderboard pictures")
+    wait_for(
+        lambda: ModelVersion.objects.get(pk=version.pk).pictures_state == ModelVersion.PICTURES_READY,
+        timeout=120,
+        message="the leaderboard pictures",
+    )
     version.refresh_from_db()
     best, _ = version.ranked("rmse_ab", 1)
     picture = admin_client.get(reverse("staff-leaderboard-picture", args=[version.pk, best[0]["file"][:-4]]))
@@ -87,8 +93,11 @@ def test_an_admin_trains_a_version_through_the_page_and_activating_it_changes_th
 def test_cancelling_a_run_leaves_the_active_version_unchanged(real_training, real_workers, admin_client, users):
     active = ModelVersion.active()
     version = start_run(admin_client, epochs=200)
-    wait_for(lambda: ModelVersion.objects.get(pk=version.pk).progress.get("stage") in ("batch", "epoch"),
-             timeout=180, message="the run to be training")
+    wait_for(
+        lambda: ModelVersion.objects.get(pk=version.pk).progress.get("stage") in ("batch", "epoch"),
+        timeout=180,
+        message="the run to be training",
+    )
     assert admin_client.post(reverse("staff-version-cancel", args=[version.pk])).status_code == 302
     version = wait_until_final(version, timeout=180)
     assert version.state == ModelVersion.CANCELLED, version.failure_reason

@@ -1,6 +1,7 @@
 """Model versions: registration of the shipped model, one active version, activation and rollback,
 workers following the active version, and training runs (with a stand-in engine; the real one
 runs in tests/test_staff_real.py)."""
+
 import json
 import time
 from pathlib import Path
@@ -24,8 +25,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 def model_folder(folder: Path, *, report: bool = True, log: bool = True) -> Path:
     """A model folder in the shipped format; the network file is a placeholder (nothing loads it here)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.json").write_text(json.dumps({"family": "classification", "parameters": 98765,
-                                                   "config": {"epochs": 14, "crop": 128, "out": "x"}}))
+    (folder / "model.json").write_text(
+        json.dumps({"family": "classification", "parameters": 98765, "config": {"epochs": 14, "crop": 128, "out": "x"}})
+    )
     (folder / "model.keras").write_bytes(b"k" * 1000)
     if log:
         (folder / "train_log.json").write_text(json.dumps(FAKE_LOG))
@@ -35,6 +37,7 @@ def model_folder(folder: Path, *, report: bool = True, log: bool = True) -> Path
 
 
 # -- the shipped model is the first version, with no manual step -------------------------------------
+
 
 def test_migrate_registers_the_shipped_model_as_the_first_active_version(settings, tmp_path):
     settings.COLORSITE_MODEL_DIR = model_folder(tmp_path / "default")
@@ -86,6 +89,7 @@ def test_a_shipped_model_that_arrives_late_joins_without_taking_over(settings, t
 
 # -- exactly one active version; activation and rollback ---------------------------------------------
 
+
 def test_the_database_refuses_a_second_active_version(make_version):
     make_version("a", active=True)
     b = make_version("b")
@@ -113,6 +117,7 @@ def test_only_a_ready_version_can_be_activated(make_version):
 
 # -- workers colour with the active version, from the next photo ------------------------------------
 
+
 @pytest.fixture
 def loaded(monkeypatch):
     """Replaces the model loader: records which folder each photo was coloured with."""
@@ -121,6 +126,7 @@ def loaded(monkeypatch):
     def load(model_dir):
         folders.append(model_dir)
         return FakeColorizer()
+
     monkeypatch.setattr(tasks, "get_colorizer", load)
     return folders
 
@@ -168,6 +174,7 @@ def test_a_worker_keeps_at_most_two_models_loaded(monkeypatch):
 
 
 # -- training runs, with a stand-in engine ----------------------------------------------------------
+
 
 class FakeEngine:
     """Stands in for ml.train.train and ml.evaluate.evaluate: writes the files, reports progress."""
@@ -231,7 +238,8 @@ def queue_run(users, django_capture_on_commit_callbacks, **changes) -> ModelVers
 
 
 def test_a_run_trains_evaluates_and_ends_ready_without_touching_the_active_model(
-        users, make_version, engine, django_capture_on_commit_callbacks):
+    users, make_version, engine, django_capture_on_commit_callbacks
+):
     active = make_version("shipped", active=True)
     version = queue_run(users, django_capture_on_commit_callbacks, epochs=2)
     assert (version.state, version.label, version.created_by) == ("queued", "v2", users.superuser)
@@ -259,7 +267,8 @@ def engine_root(engine):
 
 
 def test_cancelling_a_training_run_stops_it_and_leaves_the_active_model(
-        users, make_version, engine, django_capture_on_commit_callbacks):
+    users, make_version, engine, django_capture_on_commit_callbacks
+):
     active = make_version("shipped", active=True)
     version = queue_run(users, django_capture_on_commit_callbacks, epochs=5)
     engine.on_epoch = lambda epoch, v: epoch == 2 and training_runs.request_cancel(v)  # the admin clicks during epoch 2
@@ -273,7 +282,8 @@ def test_cancelling_a_training_run_stops_it_and_leaves_the_active_model(
 
 
 def test_cancelling_a_queued_run_cancels_it_before_it_starts(
-        users, make_version, engine, django_capture_on_commit_callbacks):
+    users, make_version, engine, django_capture_on_commit_callbacks
+):
     make_version("shipped", active=True)
     version = queue_run(users, django_capture_on_commit_callbacks)
     assert training_runs.request_cancel(version)
@@ -284,7 +294,8 @@ def test_cancelling_a_queued_run_cancels_it_before_it_starts(
 
 
 def test_a_failed_run_records_why_and_leaves_the_active_model(
-        users, make_version, engine, django_capture_on_commit_callbacks):
+    users, make_version, engine, django_capture_on_commit_callbacks
+):
     active = make_version("shipped", active=True)
     engine.fail = 1
     version = queue_run(users, django_capture_on_commit_callbacks)
@@ -294,8 +305,9 @@ def test_a_failed_run_records_why_and_leaves_the_active_model(
     assert not version.path.exists() and ModelVersion.active() == active
 
 
-def test_a_cancel_during_evaluation_still_cancels(users, make_version, engine, django_capture_on_commit_callbacks,
-                                                  monkeypatch):
+def test_a_cancel_during_evaluation_still_cancels(
+    users, make_version, engine, django_capture_on_commit_callbacks, monkeypatch
+):
     active = make_version("shipped", active=True)
     version = queue_run(users, django_capture_on_commit_callbacks)
     evaluate = engine.evaluate
@@ -304,7 +316,9 @@ def test_a_cancel_during_evaluation_still_cancels(users, make_version, engine, d
         report = evaluate(model_dir, **kwargs)
         training_runs.request_cancel(ModelVersion.objects.get(pk=version.pk))
         return report
+
     import ml.evaluate
+
     monkeypatch.setattr(ml.evaluate, "evaluate", evaluate_then_cancel)
     tasks.train_model_version(str(version.pk))
     assert ModelVersion.objects.get(pk=version.pk).state == ModelVersion.CANCELLED
@@ -345,8 +359,9 @@ def test_a_run_whose_process_died_is_marked_failed_at_once(make_version, tmp_pat
     active = make_version("shipped", active=True)
     run = make_version("run", state=ModelVersion.TRAINING, directory=str(tmp_path / "run"))
     (tmp_path / "run").mkdir()
-    tasks.fail_run_of_lost_process(sender=tasks.train_model_version, exception=WorkerLostError("signal 9"),
-                                   args=[str(run.pk)])
+    tasks.fail_run_of_lost_process(
+        sender=tasks.train_model_version, exception=WorkerLostError("signal 9"), args=[str(run.pk)]
+    )
     run.refresh_from_db()
     assert run.state == ModelVersion.FAILED and "WorkerLostError" in run.failure_reason
     assert not (tmp_path / "run").exists() and ModelVersion.active() == active
@@ -354,8 +369,17 @@ def test_a_run_whose_process_died_is_marked_failed_at_once(make_version, tmp_pat
 
 def test_progress_shows_epochs_losses_and_time_left(make_version):
     version = make_version("run", state=ModelVersion.TRAINING)
-    version.progress = {"stage": "batch", "epoch": 2, "epochs_done": 1, "epochs": 4, "batch": 2, "batches": 4,
-                        "loss": 2.5, "val_loss": 3.1, "training_since": time.time() - 60}
+    version.progress = {
+        "stage": "batch",
+        "epoch": 2,
+        "epochs_done": 1,
+        "epochs": 4,
+        "batch": 2,
+        "batches": 4,
+        "loss": 2.5,
+        "val_loss": 3.1,
+        "training_since": time.time() - 60,
+    }
     report = progress_report(version)
     assert report["fraction"] == pytest.approx(0.02 + 0.83 * 1.5 / 4, abs=1e-3)
     assert report["eta_seconds"] == pytest.approx(60 * 2.5 / 1.5, abs=2)  # 1.5 of 4 epochs took a minute
@@ -363,14 +387,16 @@ def test_progress_shows_epochs_losses_and_time_left(make_version):
 
 
 def test_the_progress_endpoint_returns_the_report(role_clients, make_version):
-    version = make_version("run", state=ModelVersion.TRAINING, progress={"stage": "epoch", "epoch": 2, "epochs_done": 2,
-                                                                           "epochs": 4})
+    version = make_version(
+        "run", state=ModelVersion.TRAINING, progress={"stage": "epoch", "epoch": 2, "epochs_done": 2, "epochs": 4}
+    )
     data = role_clients["staff"].get(reverse("staff-version-progress", args=[version.pk])).json()
     assert data["state"] == "training" and (data["epoch"], data["epochs"]) == (2, 4)
     assert data["fraction"] == pytest.approx(0.02 + 0.83 / 2)
 
 
 # -- the training form ----------------------------------------------------------------------------------
+
 
 def test_the_form_refuses_fewer_examples_than_a_batch(role_clients):
     response = role_clients["admin"].post(reverse("staff-train"), {**TINY_RUN, "max_examples": 4, "batch_size": 8})

@@ -6,6 +6,7 @@
 Behaviour that spans rows lives beside them: training runs in gallery.training_runs, recovery
 from faults in gallery.recovery, sending work to the workers in gallery.enqueue.
 """
+
 from .photos import WORKING_SIZE_CHOICES, ApiToken, Photo, PhotoQuerySet, file_version
 from .versions import ModelVersion
 

@@ -6,6 +6,7 @@ UPDATEs so two workers can never colour one photo at the same time.  What happen
 to a photo a fault left behind is in gallery.recovery; messages go out through
 gallery.enqueue.
 """
+
 from __future__ import annotations
 
 import errno
@@ -14,7 +15,7 @@ import secrets
 import uuid
 from datetime import timedelta
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from django.conf import settings
@@ -28,6 +29,7 @@ from django.utils import timezone
 from PIL import Image
 
 from ml.images import InvalidImage, open_image
+
 # The engine's default render size; ml.inference imports Keras only when a Colorizer is built.
 from ml.inference import DEFAULT_WORKING_SIZE
 
@@ -49,10 +51,24 @@ class PhotoQuerySet(models.QuerySet):
 
     def for_listing(self, *extra: str):
         """Only the columns a gallery card needs (plus ``extra``): a page is one narrow query."""
-        return self.only("id", "owner_id", "name", "status", "failure_reason", "is_public", "width", "height",
-                         "thumb", "result_thumb", "created", "finished", "has_colour", *extra)
+        return self.only(
+            "id",
+            "owner_id",
+            "name",
+            "status",
+            "failure_reason",
+            "is_public",
+            "width",
+            "height",
+            "thumb",
+            "result_thumb",
+            "created",
+            "finished",
+            "has_colour",
+            *extra,
+        )
 
-    def ranked_by(self, metric: str, version: "ModelVersion"):
+    def ranked_by(self, metric: str, version: ModelVersion):
         """Colour uploads that ``version`` coloured, best first by one of ml.leaderboard's metrics.
 
         These have ground truth (their own colours), so they rank like the test photos do;
@@ -60,12 +76,18 @@ class PhotoQuerySet(models.QuerySet):
         """
         scored = self.filter(model_version=version, has_colour=True, status=Photo.DONE)
         if metric == "colourfulness_gap":
-            return (scored.filter(colourfulness__isnull=False, colourfulness_true__isnull=False)
-                    .annotate(score=Abs(F("colourfulness") - F("colourfulness_true"))).order_by("score", "created"))
+            return (
+                scored.filter(colourfulness__isnull=False, colourfulness_true__isnull=False)
+                .annotate(score=Abs(F("colourfulness") - F("colourfulness_true")))
+                .order_by("score", "created")
+            )
         if metric not in ("rmse_ab", "psnr"):
             raise ValueError(f"unknown metric {metric!r}")
-        return (scored.filter(**{f"{metric}__isnull": False}).annotate(score=F(metric))
-                .order_by("-score" if metric == "psnr" else "score", "created"))
+        return (
+            scored.filter(**{f"{metric}__isnull": False})
+            .annotate(score=F(metric))
+            .order_by("-score" if metric == "psnr" else "score", "created")
+        )
 
 
 class Photo(models.Model):
@@ -78,8 +100,13 @@ class Photo(models.Model):
 
     # Files a page may ask for by name (gallery.views.photo_file) -> the field that holds each.
     FILE_KINDS = {
-        "original": "original", "thumb": "thumb", "preview": "preview", "grey": "grey_preview",
-        "result": "result", "result-thumb": "result_thumb", "result-preview": "result_preview",
+        "original": "original",
+        "thumb": "thumb",
+        "preview": "preview",
+        "grey": "grey_preview",
+        "result": "result",
+        "result-thumb": "result_thumb",
+        "result-preview": "result_preview",
     }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -112,8 +139,14 @@ class Photo(models.Model):
     colourfulness_true = models.FloatField(null=True, blank=True)
 
     model_name = models.CharField(max_length=100, blank=True)
-    model_version = models.ForeignKey("ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="photos", help_text="the model version that coloured it last")
+    model_version = models.ForeignKey(
+        "ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="photos",
+        help_text="the model version that coloured it last",
+    )
     worker = models.CharField(max_length=200, blank=True, help_text="the worker that coloured it last")
     runs = models.PositiveIntegerField(default=0, help_text="how many times a worker claimed it")
     created = models.DateTimeField(default=timezone.now)
@@ -135,8 +168,7 @@ class Photo(models.Model):
     # -- uploads -------------------------------------------------------------------------------------
 
     @classmethod
-    def create_from_upload(cls, owner, name: str, image: Image.Image, source_format: str,
-                           upload_bytes: int) -> "Photo":
+    def create_from_upload(cls, owner, name: str, image: Image.Image, source_format: str, upload_bytes: int) -> Photo:
         """Store an accepted upload and queue its colouring.
 
         Only bytes we encoded ourselves are stored, under names we choose: the uploaded file's
@@ -144,8 +176,14 @@ class Photo(models.Model):
         a path in the name, a polyglot file) can be served back.  The colouring task is enqueued
         after the transaction commits, so a worker never looks for a row that is not there yet.
         """
-        photo = cls(owner=owner, name=PurePath(name or "photo").name[:200], width=image.width,
-                    height=image.height, upload_bytes=upload_bytes, source_format=source_format)
+        photo = cls(
+            owner=owner,
+            name=PurePath(name or "photo").name[:200],
+            width=image.width,
+            height=image.height,
+            upload_bytes=upload_bytes,
+            source_format=source_format,
+        )
         rgb = np.asarray(image)
         photo.has_colour = imaging.has_colour(rgb)
         data, ext = imaging.encode(image, lossless=source_format not in imaging.LOSSY_FORMATS)
@@ -172,7 +210,7 @@ class Photo(models.Model):
     # -- the worker's side ---------------------------------------------------------------------------
 
     @classmethod
-    def claim(cls, pk, worker: str = "") -> "Photo | None":
+    def claim(cls, pk, worker: str = "") -> Photo | None:
         """Move one photo from queued to running and return it; None when somebody else has it.
 
         Several workers may receive the same task (a redelivery after Redis's visibility timeout,
@@ -183,9 +221,11 @@ class Photo(models.Model):
         """
         now = timezone.now()
         stale = now - timedelta(seconds=enqueue.lost_after())
-        claimed = (cls.objects.filter(pk=pk)
-                   .filter(Q(status=cls.QUEUED) | Q(status=cls.RUNNING, started__lt=stale))
-                   .update(status=cls.RUNNING, started=now, finished=None, runs=F("runs") + 1, worker=worker))
+        claimed = (
+            cls.objects.filter(pk=pk)
+            .filter(Q(status=cls.QUEUED) | Q(status=cls.RUNNING, started__lt=stale))
+            .update(status=cls.RUNNING, started=now, finished=None, runs=F("runs") + 1, worker=worker)
+        )
         if not claimed:
             return None
         return cls.objects.filter(pk=pk).first()
@@ -208,7 +248,7 @@ class Photo(models.Model):
             return
         delete_files(f"{folder}/{name}" for name in files if f"{folder}/{name}" not in keep)
 
-    def colorize(self, colorizer, model_name: str = "", model_version: "ModelVersion | None" = None) -> None:
+    def colorize(self, colorizer, model_name: str = "", model_version: ModelVersion | None = None) -> None:
         """Colour the stored original with a loaded ml.inference.Colorizer and record the result.
 
         A photo that arrived in colour is coloured from its grey version, and the prediction is
@@ -216,8 +256,9 @@ class Photo(models.Model):
         reason to retry: it ends failed with the reason.  The result is recorded only if the photo
         is still ours and still running (see _finish).
         """
+        original = cast(str, self.original.name)  # every photo row names its original
         try:
-            with default_storage.open(self.original.name, "rb") as fileobj:
+            with default_storage.open(original, "rb") as fileobj:
                 rgb = np.asarray(open_image(fileobj, max_pixels=settings.COLORSITE_MAX_PIXELS).convert("RGB"))
         except (InvalidImage, FileNotFoundError) as exc:
             self.fail(f"the stored original cannot be read: {exc}")
@@ -226,7 +267,7 @@ class Photo(models.Model):
         coloured = colorizer.colorize_array(source, working_size=self.working_size)
         scores = imaging.closeness(coloured, rgb) if self.has_colour else {}
         image = Image.fromarray(coloured)
-        data, ext = imaging.encode(image, lossless=PurePath(self.original.name).suffix == ".png")
+        data, ext = imaging.encode(image, lossless=PurePath(original).suffix == ".png")
         preview, thumb = imaging.renditions(image)
         names = {
             "result": self._store("result", ext, data),
@@ -235,8 +276,13 @@ class Photo(models.Model):
         }
         self._finish(names, scores, model_name, model_version)
 
-    def _finish(self, names: dict[str, str], scores: dict[str, float], model_name: str,
-                model_version: "ModelVersion | None" = None) -> None:
+    def _finish(
+        self,
+        names: dict[str, str],
+        scores: dict[str, float],
+        model_name: str,
+        model_version: ModelVersion | None = None,
+    ) -> None:
         """Point the row at the new files and mark it done, then delete the files they replace.
 
         The UPDATE is conditional on the photo still running: if its owner deleted it (or a
@@ -244,10 +290,18 @@ class Photo(models.Model):
         we just wrote are removed instead of being left behind.
         """
         old = [getattr(self, field).name for field in names]
-        values = dict(names, rmse_ab=scores.get("rmse_ab"), psnr=scores.get("psnr"),
-                      colourfulness=scores.get("colourfulness"), colourfulness_true=scores.get("colourfulness_true"),
-                      model_name=model_name[:100], model_version_id=model_version.pk if model_version else None,
-                      status=self.DONE, failure_reason="", finished=timezone.now())
+        values = dict(
+            names,
+            rmse_ab=scores.get("rmse_ab"),
+            psnr=scores.get("psnr"),
+            colourfulness=scores.get("colourfulness"),
+            colourfulness_true=scores.get("colourfulness_true"),
+            model_name=model_name[:100],
+            model_version_id=model_version.pk if model_version else None,
+            status=self.DONE,
+            failure_reason="",
+            finished=timezone.now(),
+        )
         updated = Photo.objects.filter(pk=self.pk, status=self.RUNNING, started=self.started).update(**values)
         if not updated:
             delete_files(names.values())
@@ -259,8 +313,9 @@ class Photo(models.Model):
     def fail(self, reason: str) -> None:
         """Record why the colouring failed; the page shows the reason to the owner."""
         self.status, self.failure_reason, self.finished = self.FAILED, reason[:2000], timezone.now()
-        Photo.objects.filter(pk=self.pk).update(status=self.status, failure_reason=self.failure_reason,
-                                                finished=self.finished)
+        Photo.objects.filter(pk=self.pk).update(
+            status=self.status, failure_reason=self.failure_reason, finished=self.finished
+        )
 
     def release(self) -> None:
         """Give a claimed photo back to the queue (before a retry after a transient failure)."""
@@ -276,7 +331,8 @@ class Photo(models.Model):
         """
         with transaction.atomic():
             updated = Photo.objects.filter(pk=self.pk, status__in=self.FINAL).update(
-                status=self.QUEUED, working_size=working_size, failure_reason="", started=None, finished=None)
+                status=self.QUEUED, working_size=working_size, failure_reason="", started=None, finished=None
+            )
             if updated:
                 self.status, self.working_size = self.QUEUED, working_size
                 enqueue.colouring(self)
@@ -333,16 +389,27 @@ class Photo(models.Model):
     def to_dict(self) -> dict:
         """The photo as the JSON API and the live-status script see it."""
         return {
-            "id": str(self.pk), "name": self.name, "status": self.status,
-            "status_label": self.get_status_display(), "failure_reason": self.failure_reason,
-            "is_public": self.is_public, "width": self.width, "height": self.height,
-            "has_colour": self.has_colour, "working_size": self.working_size,
-            "created": self.created.isoformat(), "finished": self.finished.isoformat() if self.finished else None,
-            "psnr": self.psnr, "colourfulness": self.colourfulness, "colourfulness_true": self.colourfulness_true,
+            "id": str(self.pk),
+            "name": self.name,
+            "status": self.status,
+            "status_label": self.get_status_display(),
+            "failure_reason": self.failure_reason,
+            "is_public": self.is_public,
+            "width": self.width,
+            "height": self.height,
+            "has_colour": self.has_colour,
+            "working_size": self.working_size,
+            "created": self.created.isoformat(),
+            "finished": self.finished.isoformat() if self.finished else None,
+            "psnr": self.psnr,
+            "colourfulness": self.colourfulness,
+            "colourfulness_true": self.colourfulness_true,
             "urls": {
-                "page": self.get_absolute_url(), "thumb": self.card_thumb_url,
+                "page": self.get_absolute_url(),
+                "thumb": self.card_thumb_url,
                 "before": self.file_url("grey") or self.file_url("preview"),
-                "after": self.file_url("result-preview"), "true_colours": self.file_url("preview"),
+                "after": self.file_url("result-preview"),
+                "true_colours": self.file_url("preview"),
                 "original": self.file_url("original", download=True),
                 "result": self.file_url("result", download=True),
             },
@@ -393,4 +460,3 @@ def _sha256(text: str) -> str:
 
 def file_version(name: str) -> str:
     return PurePath(name).stem.rsplit("-", 1)[-1]
-

@@ -4,6 +4,7 @@ the staff pages), its training log and evaluation report, and which one is activ
 How a version is trained from the staff page is in gallery.training_runs; how its progress bar
 reads is in gallery.staff_progress.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,7 @@ from django.utils import timezone
 from .. import enqueue
 from ..storage import delete_files
 
+
 class ModelVersion(models.Model):
     """One colouring model: where its files are, how it was trained, how it scored, and whether it is in use.
 
@@ -40,8 +42,13 @@ class ModelVersion(models.Model):
     READY = "ready"
     FAILED = "failed"
     CANCELLED = "cancelled"
-    STATE_CHOICES = [(QUEUED, "queued"), (TRAINING, "training"), (READY, "ready"), (FAILED, "failed"),
-                     (CANCELLED, "cancelled")]
+    STATE_CHOICES = [
+        (QUEUED, "queued"),
+        (TRAINING, "training"),
+        (READY, "ready"),
+        (FAILED, "failed"),
+        (CANCELLED, "cancelled"),
+    ]
     IN_PROGRESS = (QUEUED, TRAINING)
 
     # The leaderboard pictures (grey | prediction | target), drawn once per version by a task.
@@ -54,8 +61,14 @@ class ModelVersion(models.Model):
     state = models.CharField(max_length=10, choices=STATE_CHOICES, default=QUEUED)
     failure_reason = models.TextField(blank=True)
     is_active = models.BooleanField(default=False)
-    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                                 help_text="the version that was active before this one was activated (rollback)")
+    previous = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the version that was active before this one was activated (rollback)",
+    )
 
     family = models.CharField(max_length=20, blank=True)
     parameter_count = models.PositiveBigIntegerField(null=True, blank=True)
@@ -72,8 +85,9 @@ class ModelVersion(models.Model):
     pictures_state = models.CharField(max_length=10, blank=True, default=PICTURES_NONE)
     pictures_requested = models.DateTimeField(null=True, blank=True)
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created = models.DateTimeField(default=timezone.now)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
@@ -103,14 +117,14 @@ class ModelVersion(models.Model):
         return self.state in self.IN_PROGRESS
 
     @classmethod
-    def active(cls) -> "ModelVersion | None":
+    def active(cls) -> ModelVersion | None:
         """The version in use: one narrow query, made by the worker before every photo."""
         return cls.objects.filter(is_active=True).only("id", "label", "directory", "family").first()
 
     # -- registering a folder ----------------------------------------------------------------------------
 
     @classmethod
-    def register_default(cls) -> "ModelVersion | None":
+    def register_default(cls) -> ModelVersion | None:
         """Register COLORSITE_MODEL_DIR as a version (the first one, and active, on a new site).
 
         Called after every `migrate` (and after the test suite's flushes), so the shipped model
@@ -131,10 +145,15 @@ class ModelVersion(models.Model):
         return cls.register_folder(folder, label=folder.name, activate=not cls.objects.filter(is_active=True).exists())
 
     @classmethod
-    def register_folder(cls, folder: Path, *, label: str, activate: bool = False, created_by=None) -> "ModelVersion":
+    def register_folder(cls, folder: Path, *, label: str, activate: bool = False, created_by=None) -> ModelVersion:
         """A ready version for a model folder written by `python -m ml train` (and `evaluate`)."""
-        version = cls(label=label[:100], directory=stored_directory(folder), state=cls.READY,
-                      created_by=created_by, finished=timezone.now())
+        version = cls(
+            label=label[:100],
+            directory=stored_directory(folder),
+            state=cls.READY,
+            created_by=created_by,
+            finished=timezone.now(),
+        )
         version.read_folder()
         with transaction.atomic():
             version.number = cls.next_number()
@@ -180,13 +199,20 @@ class ModelVersion(models.Model):
         top = float(max(model.max(initial=0), grey.max(initial=0))) or 1.0
         edges = np.linspace(0.0, top, self.HISTOGRAM_BINS + 1)
         self.evaluation = finite(report)
-        self.summary = finite({
-            "model": report["summary"]["model"], "grey": report["summary"]["grey"],
-            "images": report.get("images", len(rows)), "working_size": report.get("working_size"),
-            "decoding": report.get("decoding"),
-            "histogram": {"edges": edges.tolist(), "model": np.histogram(model, edges)[0].tolist(),
-                          "grey": np.histogram(grey, edges)[0].tolist()},
-        })
+        self.summary = finite(
+            {
+                "model": report["summary"]["model"],
+                "grey": report["summary"]["grey"],
+                "images": report.get("images", len(rows)),
+                "working_size": report.get("working_size"),
+                "decoding": report.get("decoding"),
+                "histogram": {
+                    "edges": edges.tolist(),
+                    "model": np.histogram(model, edges)[0].tolist(),
+                    "grey": np.histogram(grey, edges)[0].tolist(),
+                },
+            }
+        )
 
     # -- activation and rollback -----------------------------------------------------------------------
 
@@ -207,7 +233,7 @@ class ModelVersion(models.Model):
         return True
 
     @classmethod
-    def rollback(cls) -> "ModelVersion | None":
+    def rollback(cls) -> ModelVersion | None:
         """Bring back the version that was active before the current one; returns it, or None.
 
         The restored version keeps its own `previous`, so rolling back again goes further back.
@@ -222,7 +248,7 @@ class ModelVersion(models.Model):
             target._switch(current, remember=False)
         return target
 
-    def _switch(self, current: "ModelVersion | None", *, remember: bool) -> None:
+    def _switch(self, current: ModelVersion | None, *, remember: bool) -> None:
         if current is not None:
             ModelVersion.objects.filter(pk=current.pk).update(is_active=False)
         self.is_active, self.activated = True, timezone.now()
@@ -244,9 +270,10 @@ class ModelVersion(models.Model):
         stale = timezone.now() - timedelta(minutes=10)
         with transaction.atomic():
             updated = ModelVersion.objects.filter(
-                Q(pictures_state=self.PICTURES_NONE) | Q(pictures_state=self.PICTURES_QUEUED,
-                                                         pictures_requested__lt=stale),
-                pk=self.pk, state=self.READY,
+                Q(pictures_state=self.PICTURES_NONE)
+                | Q(pictures_state=self.PICTURES_QUEUED, pictures_requested__lt=stale),
+                pk=self.pk,
+                state=self.READY,
             ).update(pictures_state=self.PICTURES_QUEUED, pictures_requested=timezone.now())
             if updated:
                 enqueue.leaderboard_pictures(self)
@@ -268,7 +295,8 @@ class ModelVersion(models.Model):
             for name, path in written.items():
                 pictures[name] = default_storage.save(
                     f"leaderboards/{self.pk}/{PurePath(name).stem}-{secrets.token_hex(4)}.jpg",
-                    ContentFile(Path(path).read_bytes()))
+                    ContentFile(Path(path).read_bytes()),
+                )
         old = list(self.pictures.values())
         self.pictures, self.pictures_state = pictures, self.PICTURES_READY
         self.save(update_fields=["pictures", "pictures_state"])
