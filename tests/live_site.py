@@ -160,7 +160,8 @@ class LiveSite:
         cookies = {}
         self.request("GET", "/accounts/login/", cookies=cookies)
         status, _, _ = self.post_form("/accounts/login/", {"username": username, "password": password}, cookies)
-        assert status == 302 and "sessionid" in cookies, f"logging in as {username} failed ({status})"
+        assert status == 302, f"logging in as {username} failed ({status})"
+        assert "sessionid" in cookies, f"logging in as {username} failed ({status})"
         return cookies
 
     def post_form(self, path: str, fields: dict, cookies: dict) -> tuple[int, dict | bytes, float]:

@@ -15,7 +15,8 @@ def table():
 def test_grid_has_23_by_23_points_ten_apart():
     g = bins.grid_centres()
     assert g.shape == (529, 2)
-    assert g.min() == -110 and g.max() == 110
+    assert g.min() == -110
+    assert g.max() == 110
     assert set(np.unique(np.diff(np.unique(g[:, 0])))) == {10.0}
 
 
@@ -78,7 +79,7 @@ def test_annealed_mean_interpolates_between_mode_and_mean():
         bins.annealed_mean(probs, centres, temperature=0)
 
 
-def test_a_full_rebalancing_correction_recovers_the_calibrated_distribution():
+def test_full_rebalancing_correction_recovers_the_calibrated_distribution():
     centres = np.array([[0.0, 0.0], [50.0, 0.0], [0.0, 80.0]], np.float32)
     p = np.array([0.6, 0.3, 0.1], np.float32)
     w = np.array([0.5, 1.0, 4.0], np.float32)

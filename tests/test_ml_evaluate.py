@@ -53,7 +53,8 @@ def test_grey_baseline_matches_an_independent_computation(tiny_report):
 
 def test_report_keeps_per_image_rows_and_is_written_beside_the_model(tiny_report):
     report, model = tiny_report
-    assert report["images"] == 6 and len(report["rows"]) == 6
+    assert report["images"] == 6
+    assert len(report["rows"]) == 6
     assert report["rows"][0]["file"] == split_files(landscape_root(), "test", 1)[0].name
     assert set(report["rows"][0]) == {"file", "model", "grey"}
     on_disk = json.loads((model / "evaluation.json").read_text())
@@ -61,7 +62,9 @@ def test_report_keeps_per_image_rows_and_is_written_beside_the_model(tiny_report
     s = report["summary"]["model"]
     assert s["delta_colourfulness"] == pytest.approx(abs(s["colourfulness"] - s["colourfulness_true"]))
     table = format_table(report)
-    assert "| grey |" in table and "| model |" in table and "ΔCF" in table
+    assert "| grey |" in table
+    assert "| model |" in table
+    assert "ΔCF" in table
 
 
 def test_shipped_model_beats_the_grey_baseline_on_held_out_photos(tmp_path):
@@ -77,7 +80,8 @@ def test_shipped_model_folder_is_complete():
     assert info["family"] in ("regression", "classification")
     assert info["config"]["command"].startswith("python -m ml train")
     report = json.loads((SHIPPED_MODEL / "evaluation.json").read_text())
-    assert report["split"] == "test" and report["images"] == 809
+    assert report["split"] == "test"
+    assert report["images"] == 809
     assert sum(f.stat().st_size for f in SHIPPED_MODEL.iterdir()) < 25 * 2**20
 
 

@@ -74,14 +74,13 @@ def new_photo(user, name="p.png", size=(48, 32)) -> Photo:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_upload_while_redis_is_down_is_kept_queued_and_the_page_says_it_waits(
-    owner_client, users, image_bytes, redis_down
-):
+def test_an_upload_while_redis_is_down_waits_and_the_page_says_so(owner_client, users, image_bytes, redis_down):
     response = owner_client.post(
         reverse("gallery-upload"), {"file": upload_file("old.png", image_bytes())}, follow=True
     )
     photo = Photo.objects.get(owner=users.owner)
-    assert response.status_code == 200 and photo.status == Photo.QUEUED
+    assert response.status_code == 200
+    assert photo.status == Photo.QUEUED
     assert default_storage.exists(photo.original.name)
     texts = [str(m) for m in response.context["messages"]]
     assert "1 photo(s) queued for colouring." in texts
@@ -94,22 +93,22 @@ def test_an_upload_while_redis_is_down_is_kept_queued_and_the_page_says_it_waits
 def test_an_api_upload_while_redis_is_down_is_201_with_a_notice(owner_client, image_bytes, redis_down):
     response = owner_client.post(reverse("api-photos"), {"file": upload_file("old.png", image_bytes())})
     body = response.json()
-    assert response.status_code == 201 and body["photos"][0]["status"] == "queued"
+    assert response.status_code == 201
+    assert body["photos"][0]["status"] == "queued"
     assert "cannot be reached right now" in body["notice"]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_upload_when_redis_answers_has_no_notice(owner_client, image_bytes, sent):
     body = owner_client.post(reverse("api-photos"), {"file": upload_file("old.png", image_bytes())}).json()
-    assert "notice" not in body and sent == [body["photos"][0]["id"]]
+    assert "notice" not in body
+    assert sent == [body["photos"][0]["id"]]
 
 
 # -- the sweep ----------------------------------------------------------------------------------------------
 
 
-def test_the_sweep_resends_queued_photos_that_were_never_sent_and_only_those(
-    users, sent, django_capture_on_commit_callbacks
-):
+def test_the_sweep_resends_only_queued_photos_that_were_never_sent(users, sent, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         delivered = new_photo(users.owner, "delivered.png")  # sent, so marked as on its way
     lost = new_photo(users.owner, "lost.png")  # its on-commit send never ran: as if Redis had been down
@@ -159,9 +158,11 @@ def test_a_photo_whose_pool_process_died_is_queued_again_at_once(
     with django_capture_on_commit_callbacks(execute=True):
         assert recovery.requeue_after_lost_worker(photo.pk, "w1@host") == Photo.QUEUED
     photo.refresh_from_db()
-    assert photo.status == Photo.QUEUED and sent == [str(photo.pk)]
+    assert photo.status == Photo.QUEUED
+    assert sent == [str(photo.pk)]
     left = sorted(p.name for p in (media_root / "photos" / str(photo.pk)).iterdir())
-    assert not default_storage.exists(half) and not any(name.startswith(TEMP_PREFIX) for name in left)
+    assert not default_storage.exists(half)
+    assert not any(name.startswith(TEMP_PREFIX) for name in left)
     assert len(left) == 3  # original, preview, thumb: what the row names
 
 
@@ -169,7 +170,8 @@ def test_another_nodes_photo_is_not_taken(users, sent):
     photo = new_photo(users.owner)
     Photo.claim(photo.pk, worker="w2@host:99")
     assert recovery.requeue_after_lost_worker(photo.pk, "w1@host") is None
-    assert Photo.objects.get(pk=photo.pk).status == Photo.RUNNING and not sent
+    assert Photo.objects.get(pk=photo.pk).status == Photo.RUNNING
+    assert not sent
 
 
 def test_a_photo_that_keeps_killing_its_worker_ends_failed(users, sent, django_capture_on_commit_callbacks):
@@ -179,7 +181,8 @@ def test_a_photo_that_keeps_killing_its_worker_ends_failed(users, sent, django_c
         with django_capture_on_commit_callbacks(execute=True):
             status = recovery.requeue_after_lost_worker(photo.pk, "w1@host")
     photo.refresh_from_db()
-    assert status == Photo.FAILED and photo.status == Photo.FAILED
+    assert status == Photo.FAILED
+    assert photo.status == Photo.FAILED
     assert photo.failure_reason == (
         f"the worker colouring this photo stopped unexpectedly {LOST_WORKER_LIMIT} times; "
         "it may be too large for the workers' memory"
@@ -204,7 +207,8 @@ def test_the_main_process_hears_of_a_lost_pool_process(users, sent, django_captu
             )
     finally:
         colorize_photo.pop_request()
-    assert Photo.objects.get(pk=photo.pk).status == Photo.QUEUED and sent == [str(photo.pk)]
+    assert Photo.objects.get(pk=photo.pk).status == Photo.QUEUED
+    assert sent == [str(photo.pk)]
 
 
 def test_a_restarted_worker_takes_back_what_it_left_running(users, sent, django_capture_on_commit_callbacks):
@@ -257,8 +261,10 @@ def test_a_complete_write_gets_its_name_and_never_replaces_a_file(tmp_path):
     storage = AtomicFileSystemStorage(location=tmp_path)
     first = storage.save("a/b.png", ContentFile(b"first"))
     second = storage.save("a/b.png", ContentFile(b"second"))
-    assert first == "a/b.png" and second != first
-    assert storage.open(first).read() == b"first" and storage.open(second).read() == b"second"
+    assert first == "a/b.png"
+    assert second != first
+    assert storage.open(first).read() == b"first"
+    assert storage.open(second).read() == b"second"
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted([first[2:], second[2:]])
     assert oct((tmp_path / first).stat().st_mode & 0o777) == oct(0o666 & ~current_umask())
 
@@ -281,13 +287,12 @@ def test_a_result_the_storage_cut_short_is_never_recorded(users, fake_colorizer,
     with pytest.raises(Exception, match="incomplete"):  # Retry, carrying the storage error
         colorize_photo.apply(args=[str(photo.pk)], throw=True)
     photo.refresh_from_db()
-    assert photo.status == Photo.QUEUED and not photo.result
+    assert photo.status == Photo.QUEUED
+    assert not photo.result
     assert not list((media_root / "photos" / str(photo.pk)).glob("result*"))
 
 
-def test_storage_failing_on_the_last_try_ends_failed_with_a_reason_and_no_files(
-    users, fake_colorizer, monkeypatch, media_root
-):
+def test_storage_failing_on_the_last_try_ends_failed_without_files(users, fake_colorizer, monkeypatch, media_root):
     photo = new_photo(users.owner)
     real_save = AtomicFileSystemStorage._save
 
@@ -299,7 +304,8 @@ def test_storage_failing_on_the_last_try_ends_failed_with_a_reason_and_no_files(
     monkeypatch.setattr(AtomicFileSystemStorage, "_save", full_after_first_result_file)
     colorize_photo.apply(args=[str(photo.pk)], retries=colorize_photo.max_retries)
     photo.refresh_from_db()
-    assert photo.status == Photo.FAILED and not photo.result
+    assert photo.status == Photo.FAILED
+    assert not photo.result
     assert photo.failure_reason == "the photo could not be stored ([Errno 28] No space left on device)"
     assert not list((media_root / "photos" / str(photo.pk)).glob("result*"))  # the stored result went too
 
@@ -350,9 +356,7 @@ def test_a_coloured_photo_is_logged_once_with_its_worker(users, fake_colorizer, 
 # -- a broken model ----------------------------------------------------------------------------------------------
 
 
-def test_a_broken_model_is_explained_to_the_staff_on_every_page_and_to_owners_in_plain_words(
-    users, client, owner_client, monkeypatch, tmp_path, settings
-):
+def test_a_broken_model_is_explained_to_staff_and_owners(users, client, owner_client, monkeypatch, tmp_path, settings):
     from django.test import Client
 
     from gallery import health
@@ -372,7 +376,8 @@ def test_a_broken_model_is_explained_to_the_staff_on_every_page_and_to_owners_in
     photo = new_photo(users.owner)
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
-    assert photo.status == Photo.FAILED and photo.failure_reason == health.MODEL_UNAVAILABLE
+    assert photo.status == Photo.FAILED
+    assert photo.failure_reason == health.MODEL_UNAVAILABLE
 
     staff = Client()
     staff.force_login(users.staff)

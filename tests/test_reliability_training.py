@@ -31,7 +31,7 @@ def start_run(client, **changes) -> ModelVersion:
     return ModelVersion.objects.get(state__in=ModelVersion.IN_PROGRESS)
 
 
-def test_a_training_run_that_crashes_midway_fails_alone_and_the_training_worker_keeps_serving(
+def test_a_crashed_training_run_fails_alone_and_the_worker_keeps_serving(
     real_training, real_workers, client, users, tmp_path
 ):
     client.force_login(users.superuser)
@@ -58,7 +58,8 @@ def test_a_training_run_that_crashes_midway_fails_alone_and_the_training_worker_
         lambda: "WorkerLostError" in real_training.log("trainer"), timeout=60, message="the lost child to be logged"
     )
     assert not version.path.exists()  # nothing half-trained is left to activate
-    assert ModelVersion.active() == active and files_of(active.path) == active_files
+    assert ModelVersion.active() == active
+    assert files_of(active.path) == active_files
     client.post(reverse("staff-version-activate", args=[version.pk]))  # a failed run cannot be activated
     assert ModelVersion.active() == active
 
@@ -66,10 +67,12 @@ def test_a_training_run_that_crashes_midway_fails_alone_and_the_training_worker_
     photo = Photo.create_from_upload(users.owner, "during.png", Image.fromarray(make_photo(160, 120)), "PNG", 1)
     wait_for(lambda: Photo.objects.get(pk=photo.pk).is_final, timeout=120, message="a photo to be coloured")
     photo.refresh_from_db()
-    assert photo.status == Photo.DONE and photo.model_version == active
+    assert photo.status == Photo.DONE
+    assert photo.model_version == active
 
     # The same training worker (not restarted) takes the next run and finishes it.
     after = wait_until_final(start_run(client), timeout=400)
     assert after.state == ModelVersion.READY, (after.failure_reason, real_training.log("trainer")[-2000:])
-    assert trainer.is_running() and real_training.processes["trainer"].poll() is None
+    assert trainer.is_running()
+    assert real_training.processes["trainer"].poll() is None
     assert ModelVersion.active() == active

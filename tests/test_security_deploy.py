@@ -44,7 +44,8 @@ def test_production_settings_are_https_only():
 def test_check_deploy_catches_a_weak_secret_key():
     """The check is a real gate: the same settings with a short key fail it."""
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=dict(PRODUCTION, SECRET_KEY="short"))
-    assert result.returncode != 0 and "security.W009" in result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "security.W009" in result.stdout + result.stderr
 
 
 def test_no_secret_is_in_the_repository():

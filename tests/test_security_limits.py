@@ -40,7 +40,8 @@ def test_uploads_past_the_hourly_limit_are_refused_with_when_to_try_again(owner_
     data = image_bytes()
     response = send(owner_client, "1.png", "2.png", "3.png", "4.png", data=data)
     body = response.json()
-    assert response.status_code == 201 and len(body["photos"]) == 3
+    assert response.status_code == 201
+    assert len(body["photos"]) == 3
     assert body["rejected"] == [
         {
             "name": "4.png",
@@ -55,7 +56,8 @@ def test_a_script_past_the_limit_gets_429_with_retry_after(users, settings, imag
     script = Client(headers={"Authorization": f"Bearer {ApiToken.issue(users.owner)}"})
     assert send(script, "1.png", data=image_bytes()).status_code == 201
     response = send(script, "2.png", data=image_bytes())
-    assert response.status_code == 429 and 3500 < int(response["Retry-After"]) <= 3601
+    assert response.status_code == 429
+    assert 3500 < int(response["Retry-After"]) <= 3601
     assert response.json()["error"].startswith("you have uploaded 1 photos in the last hour")
 
 
@@ -83,7 +85,8 @@ def test_with_redis_down_the_limit_counts_the_photos_of_the_last_hour(owner_clie
     settings.COLORSITE_UPLOADS_PER_HOUR = 2
     monkeypatch.setattr(broker, "client", lambda: Refusing())
     response = send(owner_client, "1.png", "2.png", "3.png", data=image_bytes())
-    assert response.status_code == 201 and len(response.json()["photos"]) == 2
+    assert response.status_code == 201
+    assert len(response.json()["photos"]) == 2
     assert response.json()["rejected"][0]["error"].startswith("you have uploaded 2 photos in the last hour")
 
 
@@ -137,13 +140,15 @@ def test_zero_means_no_limit(owner_client, settings, image_bytes):
     settings.COLORSITE_UPLOADS_PER_HOUR = 0
     settings.COLORSITE_QUOTA_BYTES = 0
     response = send(owner_client, *[f"{i}.png" for i in range(5)], data=image_bytes())
-    assert response.status_code == 201 and len(response.json()["photos"]) == 5
+    assert response.status_code == 201
+    assert len(response.json()["photos"]) == 5
 
 
 def test_sizes_in_messages_are_in_the_pages_units_and_never_look_alike():
     from gallery.forms import sizes
 
-    assert megabytes(25 * 1024**2) == "25.0 MB" and megabytes(2 * 1024**3) == "2.0 GB"
+    assert megabytes(25 * 1024**2) == "25.0 MB"
+    assert megabytes(2 * 1024**3) == "2.0 GB"
     assert sizes(30 * 1024**2, 25 * 1024**2) == ("30.0 MB", "25.0 MB")
     assert sizes(25 * 1024**2 + 10, 25 * 1024**2) == ("26,214,410 bytes", "26,214,400 bytes")
 

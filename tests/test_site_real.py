@@ -49,15 +49,20 @@ def test_a_photo_uploaded_through_the_site_comes_back_coloured(real_workers, rea
     wait_for(lambda: Photo.objects.get(pk=photo.pk).is_final, timeout=300, message="the photo to be coloured")
     photo.refresh_from_db()
     assert photo.status == Photo.DONE, photo.failure_reason
-    assert photo.runs == 1 and photo.model_name and photo.worker.split("@")[0] in ("w1", "w2")
+    assert photo.runs == 1
+    assert photo.model_name
+    assert photo.worker.split("@")[0] in ("w1", "w2")
 
     with Image.open(real_media / photo.result.name) as image:
-        assert image.mode == "RGB" and image.size == (grey.shape[1], grey.shape[0])
+        assert image.mode == "RGB"
+        assert image.size == (grey.shape[1], grey.shape[0])
         result = np.asarray(image)
     # The result keeps the upload's lightness and adds colour.
     l_diff = np.abs(color.fast_rgb_to_l(result) - color.fast_rgb_to_l(grey))
-    assert l_diff.mean() < 0.5 and l_diff.max() < 3.0
-    assert chroma(grey).mean() < 0.5 and chroma(result).mean() > 2.0
+    assert l_diff.mean() < 0.5
+    assert l_diff.max() < 3.0
+    assert chroma(grey).mean() < 0.5
+    assert chroma(result).mean() > 2.0
 
     # The page and the API see it done, and the full-resolution download is the stored result.
     assert client.get(reverse("api-photo", args=[photo.pk])).json()["status"] == "done"
@@ -78,7 +83,9 @@ def test_a_colour_photo_is_coloured_from_grey_and_scored(real_workers, real_medi
     wait_for(lambda: Photo.objects.get(pk=photo.pk).is_final, timeout=300, message="the photo to be coloured")
     photo.refresh_from_db()
     assert photo.status == Photo.DONE, photo.failure_reason
-    assert 10 < photo.psnr < 60 and photo.colourfulness > 0 and photo.colourfulness_true > 0
+    assert 10 < photo.psnr < 60
+    assert photo.colourfulness > 0
+    assert photo.colourfulness_true > 0
 
 
 def test_two_workers_colour_each_photo_exactly_once(real_workers, real_media, users):

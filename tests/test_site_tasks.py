@@ -26,8 +26,11 @@ def photo(users):
 def test_the_task_colours_a_queued_photo(photo, fake_colorizer, media_root):
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
-    assert photo.status == Photo.DONE and photo.runs == 1 and photo.failure_reason == ""
-    assert photo.model_name.endswith("(fake)") and photo.finished >= photo.started
+    assert photo.status == Photo.DONE
+    assert photo.runs == 1
+    assert photo.failure_reason == ""
+    assert photo.model_name.endswith("(fake)")
+    assert photo.finished >= photo.started
     result = np.asarray(Image.open(media_root / photo.result.name))
     original = np.asarray(Image.open(media_root / photo.original.name))
     assert result.shape == original.shape == (60, 100, 3)
@@ -39,7 +42,9 @@ def test_the_task_colours_a_queued_photo(photo, fake_colorizer, media_root):
 def test_a_photo_is_claimed_once(photo):
     first = Photo.claim(photo.pk, worker="a")
     second = Photo.claim(photo.pk, worker="b")
-    assert first is not None and first.status == Photo.RUNNING and first.worker == "a"
+    assert first is not None
+    assert first.status == Photo.RUNNING
+    assert first.worker == "a"
     assert second is None
 
 
@@ -49,14 +54,18 @@ def test_a_second_run_does_nothing(photo, fake_colorizer):
     result = photo.result.name
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
-    assert len(fake_colorizer.calls) == 1 and photo.runs == 1 and photo.result.name == result
+    assert len(fake_colorizer.calls) == 1
+    assert photo.runs == 1
+    assert photo.result.name == result
 
 
 def test_a_run_while_another_holds_the_photo_does_nothing(photo, fake_colorizer):
     Photo.claim(photo.pk, worker="elsewhere")
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
-    assert not fake_colorizer.calls and photo.status == Photo.RUNNING and photo.worker == "elsewhere"
+    assert not fake_colorizer.calls
+    assert photo.status == Photo.RUNNING
+    assert photo.worker == "elsewhere"
 
 
 def test_a_photo_abandoned_by_a_dead_worker_can_be_claimed_again(photo, settings):
@@ -64,7 +73,9 @@ def test_a_photo_abandoned_by_a_dead_worker_can_be_claimed_again(photo, settings
     long_ago = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     Photo.objects.filter(pk=photo.pk).update(started=long_ago)
     again = Photo.claim(photo.pk, worker="alive")
-    assert again is not None and again.worker == "alive" and again.runs == 2
+    assert again is not None
+    assert again.worker == "alive"
+    assert again.runs == 2
 
 
 def test_photos_abandoned_by_a_dead_worker_are_requeued_once(
@@ -111,7 +122,8 @@ def test_a_missing_file_ends_failed_with_its_reason(photo, fake_colorizer):
     default_storage.delete(photo.original.name)
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
-    assert photo.status == Photo.FAILED and photo.failure_reason.startswith("the stored original cannot be read")
+    assert photo.status == Photo.FAILED
+    assert photo.failure_reason.startswith("the stored original cannot be read")
 
 
 def test_a_missing_model_ends_failed_with_its_reason(photo, settings, tmp_path):
@@ -173,7 +185,8 @@ def test_the_model_is_loaded_once_per_process(monkeypatch):
         first, second = tasks.get_colorizer("/m"), tasks.get_colorizer("/m")
     finally:
         tasks.get_colorizer.cache_clear()
-    assert first is second and loads == ["/m"]
+    assert first is second
+    assert loads == ["/m"]
 
 
 def test_importing_the_task_module_does_not_import_keras():

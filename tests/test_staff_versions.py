@@ -46,13 +46,16 @@ def test_migrate_registers_the_shipped_model_as_the_first_active_version(setting
     version = ModelVersion.objects.get()
     report = fake_report(9)
     assert (version.number, version.label, version.state, version.is_active) == (1, "default", "ready", True)
-    assert version.path == tmp_path / "default" and version.family == "classification"
-    assert version.parameter_count == 98765 and version.size_bytes == 1000
+    assert version.path == tmp_path / "default"
+    assert version.family == "classification"
+    assert version.parameter_count == 98765
+    assert version.size_bytes == 1000
     assert version.training_parameters == {"epochs": 14, "crop": 128}
     assert version.train_log == FAKE_LOG
     assert version.summary["model"] == pytest.approx(report["summary"]["model"])
     assert version.summary["grey"]["rmse_ab"] == pytest.approx(report["summary"]["grey"]["rmse_ab"])
-    assert len(version.evaluation["rows"]) == 9 and sum(version.summary["histogram"]["model"]) == 9
+    assert len(version.evaluation["rows"]) == 9
+    assert sum(version.summary["histogram"]["model"]) == 9
     call_command("migrate", verbosity=0)
     assert ModelVersion.objects.count() == 1  # registered once
 
@@ -64,14 +67,15 @@ def test_a_folder_inside_the_checkout_is_stored_relative_to_it(settings):
     assert stored_directory(Path("/srv/models/x")) == "/srv/models/x"
 
 
-def test_nothing_is_registered_until_the_model_is_there_and_its_report_follows(settings, tmp_path):
+def test_nothing_is_registered_before_the_model_and_its_report_follows(settings, tmp_path):
     folder = tmp_path / "default"
     settings.COLORSITE_MODEL_DIR = folder
     ModelVersion.objects.all().delete()
     assert ModelVersion.register_default() is None
     model_folder(folder, report=False)
     version = ModelVersion.register_default()
-    assert version.is_active and version.summary == {}
+    assert version.is_active
+    assert version.summary == {}
     (folder / "evaluation.json").write_text(json.dumps(fake_report(5)))
     ModelVersion.register_default()
     version.refresh_from_db()
@@ -82,9 +86,12 @@ def test_a_shipped_model_that_arrives_late_joins_without_taking_over(settings, t
     trained = make_version("v1", active=True)  # trained from the page before the shipped model was there
     settings.COLORSITE_MODEL_DIR = model_folder(tmp_path / "default")
     shipped = ModelVersion.register_default()
-    assert shipped.number == 2 and shipped.state == ModelVersion.READY and not shipped.is_active
+    assert shipped.number == 2
+    assert shipped.state == ModelVersion.READY
+    assert not shipped.is_active
     assert ModelVersion.active() == trained
-    assert ModelVersion.register_default() == shipped and ModelVersion.objects.count() == 2
+    assert ModelVersion.register_default() == shipped
+    assert ModelVersion.objects.count() == 2
 
 
 # -- exactly one active version; activation and rollback ---------------------------------------------
@@ -100,12 +107,18 @@ def test_the_database_refuses_a_second_active_version(make_version):
 def test_activation_and_rollback_walk_back_through_the_versions(make_version):
     a = make_version("a", active=True)
     b, c = make_version("b"), make_version("c")
-    assert b.activate() and c.activate()
-    assert ModelVersion.active() == c and ModelVersion.objects.filter(is_active=True).count() == 1
-    assert ModelVersion.rollback() == b and ModelVersion.active() == b
-    assert ModelVersion.rollback() == a and ModelVersion.active() == a
-    assert ModelVersion.rollback() is None and ModelVersion.active() == a
-    assert c.activate() and ModelVersion.objects.get(pk=c.pk).previous == a  # c now replaces a
+    assert b.activate()
+    assert c.activate()
+    assert ModelVersion.active() == c
+    assert ModelVersion.objects.filter(is_active=True).count() == 1
+    assert ModelVersion.rollback() == b
+    assert ModelVersion.active() == b
+    assert ModelVersion.rollback() == a
+    assert ModelVersion.active() == a
+    assert ModelVersion.rollback() is None
+    assert ModelVersion.active() == a
+    assert c.activate()
+    assert ModelVersion.objects.get(pk=c.pk).previous == a  # c now replaces a
 
 
 def test_only_a_ready_version_can_be_activated(make_version):
@@ -143,19 +156,24 @@ def test_each_photo_is_coloured_by_the_active_version_and_records_it(users, make
     a = make_version("a", active=True)
     b = make_version("b")
     first = colour_one(users)
-    assert first.model_version == a and first.model_name == "a (fake)"
+    assert first.model_version == a
+    assert first.model_name == "a (fake)"
     b.activate()  # no restart: the next photo reads the active version
     second = colour_one(users, colour=True)
-    assert second.model_version == b and second.model_name == "b (fake)"
+    assert second.model_version == b
+    assert second.model_name == "b (fake)"
     assert loaded == [str(a.path), str(b.path)]
-    assert second.rmse_ab is not None and second.rmse_ab > 0  # colour uploads are scored, RMSE_ab included
+    assert second.rmse_ab is not None
+    assert second.rmse_ab > 0  # colour uploads are scored, RMSE_ab included
 
 
 def test_with_no_version_the_worker_uses_the_model_folder_setting(users, settings, tmp_path, loaded):
     ModelVersion.objects.all().delete()
     settings.COLORSITE_MODEL_DIR = tmp_path / "m"
     photo = colour_one(users)
-    assert photo.model_version is None and loaded == [str(tmp_path / "m")] and photo.model_name == "m (fake)"
+    assert photo.model_version is None
+    assert loaded == [str(tmp_path / "m")]
+    assert photo.model_name == "m (fake)"
 
 
 def test_a_worker_keeps_at_most_two_models_loaded(monkeypatch):
@@ -233,11 +251,12 @@ def engine(monkeypatch, settings, tmp_path):
 def queue_run(users, django_capture_on_commit_callbacks, **changes) -> ModelVersion:
     with django_capture_on_commit_callbacks() as callbacks:  # not sent to the broker: run by hand below
         version = training_runs.start({**TINY_RUN, **changes}, created_by=users.superuser)
-    assert version is not None and len(callbacks) == 1
+    assert version is not None
+    assert len(callbacks) == 1
     return version
 
 
-def test_a_run_trains_evaluates_and_ends_ready_without_touching_the_active_model(
+def test_a_run_ends_ready_without_touching_the_active_model(
     users, make_version, engine, django_capture_on_commit_callbacks
 ):
     active = make_version("shipped", active=True)
@@ -247,17 +266,22 @@ def test_a_run_trains_evaluates_and_ends_ready_without_touching_the_active_model
     version.refresh_from_db()
     assert version.state == ModelVersion.READY, version.failure_reason
     config = engine.configs[0]
-    assert Path(config.out) == version.path and version.path.parent == engine_root(engine)
+    assert Path(config.out) == version.path
+    assert version.path.parent == engine_root(engine)
     assert (config.epochs, config.crop, config.filters, config.depth, config.max_examples) == (2, 64, 4, 1, 16)
     assert config.command.startswith("python -m ml train --family classification --epochs 2")
     assert engine.evaluations == [8]  # COLORSITE_EVAL_EXAMPLES test photos
-    assert [row["epoch"] for row in version.train_log] == [1, 2] and version.train_log[1]["val_loss"] == 3.4
-    assert version.summary["images"] == 8 and len(version.evaluation["rows"]) == 8
-    assert version.size_bytes == 321 and version.parameter_count == 555
+    assert [row["epoch"] for row in version.train_log] == [1, 2]
+    assert version.train_log[1]["val_loss"] == 3.4
+    assert version.summary["images"] == 8
+    assert len(version.evaluation["rows"]) == 8
+    assert version.size_bytes == 321
+    assert version.parameter_count == 555
     assert version.pictures_state == ModelVersion.PICTURES_QUEUED  # pictures drawn next, by a task
     assert progress_report(version)["fraction"] == 1.0
     assert ModelVersion.active() == active
-    assert engine.fractions == sorted(engine.fractions) and 0 < engine.fractions[0] < engine.fractions[-1] < 1
+    assert engine.fractions == sorted(engine.fractions)
+    assert 0 < engine.fractions[0] < engine.fractions[-1] < 1
 
 
 def engine_root(engine):
@@ -289,7 +313,8 @@ def test_cancelling_a_queued_run_cancels_it_before_it_starts(
     assert training_runs.request_cancel(version)
     tasks.train_model_version(str(version.pk))  # the task arrives later and does nothing
     version.refresh_from_db()
-    assert version.state == ModelVersion.CANCELLED and engine.configs == []
+    assert version.state == ModelVersion.CANCELLED
+    assert engine.configs == []
     assert not training_runs.request_cancel(version)  # nothing left to cancel
 
 
@@ -301,8 +326,10 @@ def test_a_failed_run_records_why_and_leaves_the_active_model(
     version = queue_run(users, django_capture_on_commit_callbacks)
     tasks.train_model_version(str(version.pk))
     version.refresh_from_db()
-    assert version.state == ModelVersion.FAILED and version.failure_reason == "RuntimeError: out of memory"
-    assert not version.path.exists() and ModelVersion.active() == active
+    assert version.state == ModelVersion.FAILED
+    assert version.failure_reason == "RuntimeError: out of memory"
+    assert not version.path.exists()
+    assert ModelVersion.active() == active
 
 
 def test_a_cancel_during_evaluation_still_cancels(
@@ -363,8 +390,10 @@ def test_a_run_whose_process_died_is_marked_failed_at_once(make_version, tmp_pat
         sender=tasks.train_model_version, exception=WorkerLostError("signal 9"), args=[str(run.pk)]
     )
     run.refresh_from_db()
-    assert run.state == ModelVersion.FAILED and "WorkerLostError" in run.failure_reason
-    assert not (tmp_path / "run").exists() and ModelVersion.active() == active
+    assert run.state == ModelVersion.FAILED
+    assert "WorkerLostError" in run.failure_reason
+    assert not (tmp_path / "run").exists()
+    assert ModelVersion.active() == active
 
 
 def test_progress_shows_epochs_losses_and_time_left(make_version):
@@ -391,7 +420,8 @@ def test_the_progress_endpoint_returns_the_report(role_clients, make_version):
         "run", state=ModelVersion.TRAINING, progress={"stage": "epoch", "epoch": 2, "epochs_done": 2, "epochs": 4}
     )
     data = role_clients["staff"].get(reverse("staff-version-progress", args=[version.pk])).json()
-    assert data["state"] == "training" and (data["epoch"], data["epochs"]) == (2, 4)
+    assert data["state"] == "training"
+    assert (data["epoch"], data["epochs"]) == (2, 4)
     assert data["fraction"] == pytest.approx(0.02 + 0.83 / 2)
 
 
@@ -414,7 +444,8 @@ def test_every_choice_of_the_form_is_one_the_engine_accepts():
         TrainConfig(crop=crop)  # raises ValueError for a crop the engine refuses
     form = TrainingForm({**TINY_RUN, "max_examples": ""})
     assert form.is_valid(), form.errors
-    assert form.cleaned_data["max_examples"] is None and form.cleaned_data["crop"] == 64
+    assert form.cleaned_data["max_examples"] is None
+    assert form.cleaned_data["crop"] == 64
 
 
 def test_the_launcher_starts_a_worker_for_each_queue(settings):
