@@ -1,24 +1,31 @@
 # Two commands do everything on a fresh machine with Python 3.11 and make:
 #   make run    install, migrate, make sure Redis answers, start worker + web server
-#   make test   install and run the whole test suite
+#   make test   install, lint, and run the whole test suite
+#   make lint   ruff (lint and format check) and mypy, as CI runs them before the tests
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test test-postgres run bench bench-site bench-load
+.PHONY: install lint test test-postgres run bench bench-site bench-load
 
-$(VENV)/installed: requirements.txt
+$(VENV)/installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/installed
 
-# The whole suite on SQLite; then, where PostgreSQL answers (CI has one), the site's database tests on it too
+# Settings in pyproject.toml; the same checks run before each commit with `.venv/bin/pre-commit install`.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# Lint first; then the whole suite on SQLite; then, where PostgreSQL answers (CI has one), the site's database tests on it too
 # (its locking differs: the faults' claims and requeues run there again).
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/colorsite
-test: install
+test: install lint
 	$(PY) -m pytest
 	@if $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
 		$(MAKE) --no-print-directory test-postgres; \

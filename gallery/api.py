@@ -5,6 +5,7 @@ Authentication: a token from /account/api-token/ sent as ``Authorization: Bearer
 csrftoken cookie's value in an X-CSRFToken header).  Errors are JSON with an
 "error" key and a matching HTTP status; somebody else's private photo is 404.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -16,18 +17,20 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .models import Photo
-from .views import WAITING_FOR_QUEUE, serve_file, store_uploads, visible_photo
+from .photo_io import WAITING_FOR_QUEUE, serve_file, store_uploads, visible_photo
 
 MAX_STATUS_IDS = 100
 
 
 def api_login_required(view):
     """Like login_required, but a 401 with a JSON body instead of a redirect to the login page."""
+
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return JsonResponse({"error": "authenticate with an API token or a session"}, status=401)
         return view(request, *args, **kwargs)
+
     return wrapped
 
 
@@ -39,8 +42,10 @@ def photos(request):
     the hourly limit turned them away, else 400."""
     if request.method == "POST":
         accepted, rejected, allowance = store_uploads(request)
-        body = {"photos": [p.to_dict() for p in accepted],
-                "rejected": [{"name": name, "error": message} for name, message in rejected]}
+        body: dict[str, object] = {
+            "photos": [p.to_dict() for p in accepted],
+            "rejected": [{"name": name, "error": message} for name, message in rejected],
+        }
         if not accepted and not rejected:
             body["error"] = 'send one or more files in the multipart field "file"'
         if any(p.waiting_for_queue for p in accepted):
@@ -54,8 +59,14 @@ def photos(request):
         return JsonResponse(body, status=400)
     paginator = Paginator(Photo.objects.filter(owner=request.user), settings.COLORSITE_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
-    return JsonResponse({"count": paginator.count, "page": page.number, "pages": paginator.num_pages,
-                         "photos": [p.to_dict() for p in page]})
+    return JsonResponse(
+        {
+            "count": paginator.count,
+            "page": page.number,
+            "pages": paginator.num_pages,
+            "photos": [p.to_dict() for p in page],
+        }
+    )
 
 
 @require_GET

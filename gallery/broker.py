@@ -1,7 +1,7 @@
 """The Redis behind Celery, for the few short-lived keys the site keeps there itself.
 
 * ``<queue>:sent:<photo id>``: a colouring message for the photo was published recently
-  (gallery.models.Photo.enqueue); the sweep re-sends queued photos that have none.
+  (gallery.enqueue); the sweep (gallery.recovery) re-sends queued photos that have none.
 * ``<queue>:lost:<photo id>``: how often a worker process died colouring the photo today.
 * ``<queue>:uploads:<user id>``: when a person's recent uploads arrived (gallery.limits).
 
@@ -11,6 +11,7 @@ them all (Redis restarted empty) is safe: the sweep then re-sends every queued p
 right, since the messages were lost too.  Callers treat Redis errors as "Redis is down" and
 carry on without it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -49,9 +50,17 @@ def mark_sent(photo_id, seconds: int) -> None:
     client().set(sent_key(photo_id), 1, ex=seconds)
 
 
-def claim_resend(photo_id, seconds: int) -> bool:
-    """True when no message for this photo was sent in the last ``seconds`` (and note one now).
+def mark_unmarked(photo_ids, seconds: int) -> list:
+    """Mark, for ``seconds``, each photo that has no mark yet; returns those (their message may be lost).
 
-    SET NX makes two sweeps running at once re-send a photo once between them.
+    SET NX makes two sweeps running at once re-send a photo once between them.  One round trip per
+    500 photos.
     """
-    return bool(client().set(sent_key(photo_id), 1, ex=seconds, nx=True))
+    unmarked = []
+    for start in range(0, len(photo_ids), 500):
+        chunk = photo_ids[start : start + 500]
+        pipe = client().pipeline(transaction=False)
+        for pk in chunk:
+            pipe.set(sent_key(pk), 1, ex=seconds, nx=True)
+        unmarked += [pk for pk, was_unmarked in zip(chunk, pipe.execute()) if was_unmarked]
+    return unmarked

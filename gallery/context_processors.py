@@ -1,4 +1,5 @@
 """Template context for every page."""
+
 from .health import model_problem
 
 

@@ -5,6 +5,7 @@ histogram a rect per bin, from a version's ``train_log`` and the histogram count
 its report was stored (ModelVersion._set_report).  Every number that reaches the markup is
 formatted by us and every label is escaped, so the SVG is safe to put in the page as is.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,37 +55,55 @@ class _Frame:
         return HEIGHT - BOTTOM - (value - self.y0) / span * (HEIGHT - TOP - BOTTOM)
 
     def axes(self, x_label: str, y_label: str, x_tick_labels: bool = True) -> list[str]:
-        parts = [f'<line class="axis" x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}"/>',
-                 f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}"/>']
+        parts = [
+            f'<line class="axis" x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}"/>',
+            f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}"/>',
+        ]
         for tick in self.y_ticks:
             y = self.y(tick)
             parts.append(f'<line class="grid" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}"/>')
             parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(tick)}</text>')
         if x_tick_labels:
             for tick in self.x_ticks:
-                parts.append(f'<text x="{self.x(tick):.1f}" y="{HEIGHT - BOTTOM + 16}" '
-                             f'text-anchor="middle">{_fmt(tick)}</text>')
-        parts.append(f'<text class="label" x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 6}" '
-                     f'text-anchor="middle">{escape(x_label)}</text>')
-        parts.append(f'<text class="label" transform="translate(12 {(TOP + HEIGHT - BOTTOM) / 2}) rotate(-90)" '
-                     f'text-anchor="middle">{escape(y_label)}</text>')
+                parts.append(
+                    f'<text x="{self.x(tick):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{_fmt(tick)}</text>'
+                )
+        parts.append(
+            f'<text class="label" x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 6}" '
+            f'text-anchor="middle">{escape(x_label)}</text>'
+        )
+        parts.append(
+            f'<text class="label" transform="translate(12 {(TOP + HEIGHT - BOTTOM) / 2}) rotate(-90)" '
+            f'text-anchor="middle">{escape(y_label)}</text>'
+        )
         return parts
 
 
 def _svg(kind: str, title: str, parts: list[str], legend: list[tuple[str, str]]) -> SafeString:
-    keys = "".join(f'<span class="key"><i style="background:{colour}"></i>{escape(name)}</span>'
-                   for name, colour in legend)
+    keys = "".join(
+        f'<span class="key"><i style="background:{colour}"></i>{escape(name)}</span>' for name, colour in legend
+    )
     return mark_safe(
         f'<figure class="chart chart-{kind}"><svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
-        + "".join(parts) + f'</svg><figcaption>{escape(title)} {keys}</figcaption></figure>')
+        + "".join(parts)
+        + f"</svg><figcaption>{escape(title)} {keys}</figcaption></figure>"
+    )
 
 
 def training_curves(train_log: list[dict], title: str = "Training curves") -> SafeString:
     """Loss and validation loss per epoch: one polyline (and a dot per epoch) for each."""
-    series = [(key, [(row["epoch"], row[key]) for row in train_log
-                     if isinstance(row.get(key), (int, float)) and math.isfinite(row[key])])
-              for key in ("loss", "val_loss")]
+    series = [
+        (
+            key,
+            [
+                (row["epoch"], row[key])
+                for row in train_log
+                if isinstance(row.get(key), (int, float)) and math.isfinite(row[key])
+            ],
+        )
+        for key in ("loss", "val_loss")
+    ]
     series = [(key, points) for key, points in series if points]
     if not series:
         return mark_safe('<p class="hint chart-empty">No training log for this version.</p>')
@@ -94,10 +113,15 @@ def training_curves(train_log: list[dict], title: str = "Training curves") -> Sa
     parts = frame.axes("epoch", "loss")
     for key, points in series:
         coords = " ".join(f"{frame.x(x):.1f},{frame.y(y):.1f}" for x, y in points)
-        parts.append(f'<polyline class="series" data-series="{key}" fill="none" stroke="{COLOURS[key]}" '
-                     f'stroke-width="2" points="{coords}"/>')
-        parts += [f'<circle data-series="{key}" data-epoch="{x}" data-value="{y:.6g}" cx="{frame.x(x):.1f}" '
-                  f'cy="{frame.y(y):.1f}" r="2.5" fill="{COLOURS[key]}"/>' for x, y in points]
+        parts.append(
+            f'<polyline class="series" data-series="{key}" fill="none" stroke="{COLOURS[key]}" '
+            f'stroke-width="2" points="{coords}"/>'
+        )
+        parts += [
+            f'<circle data-series="{key}" data-epoch="{x}" data-value="{y:.6g}" cx="{frame.x(x):.1f}" '
+            f'cy="{frame.y(y):.1f}" r="2.5" fill="{COLOURS[key]}"/>'
+            for x, y in points
+        ]
     labels = {"loss": "training loss", "val_loss": "validation loss"}
     return _svg("curves", title, parts, [(labels[key], COLOURS[key]) for key, _ in series])
 
@@ -117,7 +141,9 @@ def histogram(hist: dict, title: str = "Per-image RMSE_ab on the test split") ->
             x, x_end = frame.x(left), frame.x(right)
             pad = (x_end - x) * inset
             y = frame.y(count)
-            parts.append(f'<rect class="bar" data-series="{name}" data-count="{count}" data-from="{left:.4g}" '
-                         f'x="{x + pad:.1f}" y="{y:.1f}" width="{max(x_end - x - 2 * pad - 1, 0.5):.1f}" '
-                         f'height="{frame.y(0) - y:.1f}" fill="{COLOURS[name]}"/>')
+            parts.append(
+                f'<rect class="bar" data-series="{name}" data-count="{count}" data-from="{left:.4g}" '
+                f'x="{x + pad:.1f}" y="{y:.1f}" width="{max(x_end - x - 2 * pad - 1, 0.5):.1f}" '
+                f'height="{frame.y(0) - y:.1f}" fill="{COLOURS[name]}"/>'
+            )
     return _svg("histogram", title, parts, [("model", COLOURS["model"]), ("grey baseline", COLOURS["grey"])])

@@ -1,4 +1,5 @@
 """Forms: each one turns raw input into clean values or a message for a person."""
+
 from __future__ import annotations
 
 from django import forms
@@ -13,9 +14,9 @@ from . import imaging
 
 def megabytes(n: int) -> str:
     """Bytes in the units the pages use (Django's filesizeformat: a megabyte is 1024² bytes)."""
-    if n >= 1024 ** 3:
-        return f"{n / 1024 ** 3:.1f} GB"
-    return f"{n / 1024 ** 2:.1f} MB"
+    if n >= 1024**3:
+        return f"{n / 1024**3:.1f} GB"
+    return f"{n / 1024**2:.1f} MB"
 
 
 def sizes(n: int, limit: int) -> tuple[str, str]:
@@ -36,8 +37,8 @@ class PhotoFileForm(forms.Form):
         # The byte cap comes first: the upload-memory settings only decide when Django spills
         # a file to disk, they do not refuse it.
         if upload.size > limit:
-            size, limit = sizes(upload.size, limit)
-            raise forms.ValidationError(f"the file is {size}; the limit is {limit}")
+            shown_size, shown_limit = sizes(upload.size, limit)
+            raise forms.ValidationError(f"the file is {shown_size}; the limit is {shown_limit}")
         try:
             self.image, self.source_format = imaging.read_upload(upload, max_pixels=settings.COLORSITE_MAX_PIXELS)
         except InvalidImage as exc:
@@ -45,13 +46,15 @@ class PhotoFileForm(forms.Form):
         return upload
 
     def error_message(self) -> str:
-        return "; ".join(self.errors.get("file", ["no file was sent"]))
+        return "; ".join(str(error) for error in self.errors.get("file", ["no file was sent"]))
 
 
 class RecolourForm(forms.Form):
-    working_size = forms.IntegerField(min_value=MIN_WORKING_SIZE, max_value=MAX_WORKING_SIZE,
-                                      help_text="the size the model sees; larger keeps finer colour detail, slower")
-
+    working_size = forms.IntegerField(
+        min_value=MIN_WORKING_SIZE,
+        max_value=MAX_WORKING_SIZE,
+        help_text="the size the model sees; larger keeps finer colour detail, slower",
+    )
 
 
 class VisibilityForm(forms.Form):

@@ -11,6 +11,7 @@ file was restored.  Activating another version clears the alert at its first pho
 The people whose photos failed are told only that colouring is not possible right now
 (MODEL_UNAVAILABLE): the staff get the details, the public no server paths.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,10 @@ from pathlib import Path
 
 from . import broker
 
-MODEL_UNAVAILABLE = ("colouring is not possible right now: the site's colouring model could not be loaded. "
-                     "The site's staff can see why; re-colour this photo once it is fixed")
+MODEL_UNAVAILABLE = (
+    "colouring is not possible right now: the site's colouring model could not be loaded. "
+    "The site's staff can see why; re-colour this photo once it is fixed"
+)
 REPORT_SECONDS = 24 * 3600
 _checked: dict[tuple, str | None] = {}  # (path, mtime, size) -> what is wrong with model.keras
 _reported_ok: set[str] = set()  # model folders this process has reported loading
@@ -66,9 +69,11 @@ def model_problem() -> str | None:
     problem = files_problem(folder)
     if problem is None and status["when"] < _newest_change(folder):
         return None  # the files changed since the failure and look whole: restored
-    return (f"The active colouring model ({status['label']}, {folder}) cannot be used: "
-            f"{problem or 'a worker could not load it'} ({status['error']}). Photos fail until its files are "
-            "restored or another version is activated; their owners can then re-colour them.")
+    return (
+        f"The active colouring model ({status['label']}, {folder}) cannot be used: "
+        f"{problem or 'a worker could not load it'} ({status['error']}). Photos fail until its files are "
+        "restored or another version is activated; their owners can then re-colour them."
+    )
 
 
 def files_problem(folder: Path) -> str | None:

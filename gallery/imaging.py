@@ -4,6 +4,7 @@ Pure functions on PIL images and numpy arrays, no database; gallery.models calls
 them.  Whether a file is an image we accept at all is decided in one place,
 ml.images.open_image; this module adds only Pillow's own verify() in front of it.
 """
+
 from __future__ import annotations
 
 import io
@@ -46,7 +47,7 @@ def read_upload(fileobj, *, max_pixels: int) -> tuple[Image.Image, str]:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(fileobj) as probe:
-                    source_format = probe.format
+                    source_format = probe.format or ""
                     probe.verify()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             # Pillow's own guard fires from the header alone, far above our cap: say which limit it is.
@@ -115,8 +116,12 @@ def closeness(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> dict[str, float]:
     what a small one does.
     """
     scores = metrics.score(_fit_array(pred_rgb, METRICS_SIZE), _fit_array(true_rgb, METRICS_SIZE))
-    return {"rmse_ab": scores["rmse_ab"], "psnr": scores["psnr"], "colourfulness": scores["colourfulness"],
-            "colourfulness_true": scores["colourfulness_true"]}
+    return {
+        "rmse_ab": scores["rmse_ab"],
+        "psnr": scores["psnr"],
+        "colourfulness": scores["colourfulness"],
+        "colourfulness_true": scores["colourfulness_true"],
+    }
 
 
 def _fit_array(rgb: np.ndarray, longest_side: int) -> np.ndarray:

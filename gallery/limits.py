@@ -13,6 +13,7 @@ an Allowance about each file before decoding it, so a refused file costs us noth
   Deleting photos frees it at once.  Parallel requests can each pass the check before the
   other's row exists, so the quota can be passed by at most the files in flight (25 MB each).
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,9 @@ class Allowance:
         self.user = user
         self.per_hour = settings.COLORSITE_UPLOADS_PER_HOUR
         self.quota = settings.COLORSITE_QUOTA_BYTES
-        self.used_bytes = (Photo.objects.filter(owner=user).aggregate(total=Sum("upload_bytes"))["total"] or 0
-                           if self.quota else 0)
+        self.used_bytes = (
+            Photo.objects.filter(owner=user).aggregate(total=Sum("upload_bytes"))["total"] or 0 if self.quota else 0
+        )
         self.rate_limited = ""  # why a file was refused for the rate, if one was: the API answers 429
         self.retry_after = 0  # seconds until the rate limit lets the next file through
         self._entry = None  # the rate counter's entry for the file being checked
@@ -49,12 +51,16 @@ class Allowance:
     def refusal(self, size: int) -> str | None:
         """None when a file of ``size`` bytes may be stored (and it is counted), else why not."""
         if self.quota and self.used_bytes + size > self.quota:
-            return (f"this file ({megabytes(size)}) would take you over your storage quota: your photos use "
-                    f"{megabytes(self.used_bytes)} of {megabytes(self.quota)}; delete some to make room")
+            return (
+                f"this file ({megabytes(size)}) would take you over your storage quota: your photos use "
+                f"{megabytes(self.used_bytes)} of {megabytes(self.quota)}; delete some to make room"
+            )
         if self.per_hour and not self._count_one():
             minutes = max(1, math.ceil(self.retry_after / 60))
-            self.rate_limited = (f"you have uploaded {self.per_hour} photos in the last hour, the most allowed; "
-                                 f"try again in {minutes} minute{'s' if minutes > 1 else ''}")
+            self.rate_limited = (
+                f"you have uploaded {self.per_hour} photos in the last hour, the most allowed; "
+                f"try again in {minutes} minute{'s' if minutes > 1 else ''}"
+            )
             return self.rate_limited
         self.used_bytes += size
         return None
@@ -102,5 +108,7 @@ class Allowance:
         if recent.count() < self.per_hour:
             return True
         oldest = recent.order_by("created").values_list("created", flat=True).first()
+        if oldest is None:  # deleted meanwhile
+            return True
         self.retry_after = int((oldest - since).total_seconds()) + 1
         return False

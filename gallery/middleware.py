@@ -1,4 +1,5 @@
 """Token authentication for the JSON API."""
+
 from django.http import JsonResponse
 
 from .models import ApiToken

@@ -5,6 +5,7 @@ Who may do what: anonymous visitors are sent to the login page, people who are n
 permission, which superusers have) start and cancel runs and change the active model.
 Every figure comes from a version's stored report; nothing is computed from a model here.
 """
+
 from __future__ import annotations
 
 import functools
@@ -17,9 +18,11 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from . import training_runs
 from .models import ModelVersion, Photo
+from .photo_io import serve_file
 from .staff_forms import METRIC_LABELS, LeaderboardForm, TrainingForm
-from .views import serve_file
+from .staff_progress import progress_report
 
 MANAGE_PERMISSION = "gallery.manage_models"
 # A colour upload's renditions a leaderboard shows: grey input | prediction | target.
@@ -32,23 +35,27 @@ def can_manage_models(user) -> bool:
 
 def staff_required(view):
     """Anonymous -> the login page; signed in but not staff -> 403."""
+
     @login_required
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_staff:
             raise PermissionDenied("staff only")
         return view(request, *args, **kwargs)
+
     return wrapper
 
 
 def admin_required(view):
     """Staff with the manage_models permission (or superusers); anybody else signed in gets 403."""
+
     @staff_required
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         if not can_manage_models(request.user):
             raise PermissionDenied("only admins may change models")
         return view(request, *args, **kwargs)
+
     return wrapper
 
 
@@ -65,10 +72,14 @@ def dashboard_context(request, form: TrainingForm | None = None) -> dict:
     first = by_id.get(request.GET.get("a", "")) or active or (versions[0] if versions else None)
     second = by_id.get(request.GET.get("b", ""))
     return {
-        "versions": versions, "active": active, "shown": [v for v in (first, second) if v],
-        "first": first, "second": second if second != first else None,
-        "running": [v for v in versions if v.in_progress],
-        "can_manage": can_manage_models(request.user), "form": form or TrainingForm(),
+        "versions": versions,
+        "active": active,
+        "shown": [v for v in (first, second) if v],
+        "first": first,
+        "second": second if second != first else None,
+        "running": [(v, progress_report(v)) for v in versions if v.in_progress],
+        "can_manage": can_manage_models(request.user),
+        "form": form or TrainingForm(),
         "metric_labels": METRIC_LABELS,
     }
 
@@ -85,7 +96,7 @@ def train(request):
     form = TrainingForm(request.POST)
     if not form.is_valid():
         return render(request, "gallery/staff/dashboard.html", dashboard_context(request, form), status=400)
-    version = ModelVersion.start_training(form.cleaned_data, created_by=request.user)
+    version = training_runs.start(form.cleaned_data, created_by=request.user)
     if version is None:
         messages.error(request, "A training run is already queued or in progress; wait for it or cancel it.")
     else:
@@ -98,14 +109,14 @@ def train(request):
 def version_progress(request, version_id):
     """The progress bar's data, polled by static/gallery/staff.js."""
     version = light_version(version_id)
-    return JsonResponse(version.progress_report())
+    return JsonResponse(progress_report(version))
 
 
 @admin_required
 @require_POST
 def version_cancel(request, version_id):
     version = light_version(version_id)
-    if version.request_cancel():
+    if training_runs.request_cancel(version):
         messages.success(request, f"Cancelling {version.label}; the active model is unchanged.")
     else:
         messages.error(request, f"{version.label} is not queued or training, so there is nothing to cancel.")
@@ -146,13 +157,33 @@ def leaderboard(request, version_id):
     if version.pictures_state != ModelVersion.PICTURES_READY:
         version.request_pictures()  # drawn once per version, by the training worker
     uploads = Photo.objects.ranked_by(metric, version).only(
-        "id", "name", "grey_preview", "preview", "result_preview", "rmse_ab", "psnr", "colourfulness",
-        "colourfulness_true")
-    return render(request, "gallery/staff/leaderboard.html", {
-        "version": version, "form": form, "metric": metric, "metric_label": METRIC_LABELS[metric], "n": n,
-        "best": best, "worst": worst, "uploads_best": uploads[:n], "uploads_worst": uploads.reverse()[:n],
-        "metric_labels": METRIC_LABELS, "sizes": range(1, settings.COLORSITE_LEADERBOARD_SIZE + 1),
-    })
+        "id",
+        "name",
+        "grey_preview",
+        "preview",
+        "result_preview",
+        "rmse_ab",
+        "psnr",
+        "colourfulness",
+        "colourfulness_true",
+    )
+    return render(
+        request,
+        "gallery/staff/leaderboard.html",
+        {
+            "version": version,
+            "form": form,
+            "metric": metric,
+            "metric_label": METRIC_LABELS[metric],
+            "n": n,
+            "best": best,
+            "worst": worst,
+            "uploads_best": uploads[:n],
+            "uploads_worst": uploads.reverse()[:n],
+            "metric_labels": METRIC_LABELS,
+            "sizes": range(1, settings.COLORSITE_LEADERBOARD_SIZE + 1),
+        },
+    )
 
 
 @staff_required

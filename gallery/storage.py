@@ -1,12 +1,16 @@
 """Media storage that never shows a half-written file under its final name."""
+
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import secrets
 
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.utils._os import safe_makedirs
+
+log = logging.getLogger(__name__)
 
 TEMP_PREFIX = ".partial-"
 
@@ -52,7 +56,7 @@ class AtomicFileSystemStorage(FileSystemStorage):
                 os.unlink(temp_path)
             except FileNotFoundError:
                 pass
-        self._ensure_location_group_id(full_path)
+        self._ensure_location_group_id(full_path)  # type: ignore[attr-defined]  # Django 5.2's, not in the stubs
         return os.path.relpath(full_path, self.location).replace("\\", "/")
 
 
@@ -68,3 +72,13 @@ def _link(source: str, target: str) -> None:
         if os.path.lexists(target):
             raise FileExistsError(errno.EEXIST, "file exists", target) from None
         os.rename(source, target)
+
+
+def delete_files(names) -> None:
+    """Delete stored files by name, logging (not raising) what the storage refuses; empty names are skipped."""
+    for name in names:
+        if name:
+            try:
+                default_storage.delete(name)
+            except OSError:
+                log.warning("could not delete %s", name, exc_info=True)

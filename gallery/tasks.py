@@ -6,8 +6,11 @@ It is safe to run twice: Photo.claim lets one run through and the other returns.
 Training runs started from the staff pages (train_model_version) and the drawing of
 leaderboard pictures (render_leaderboard) go to the training queue
 (COLORSITE_TRAINING_QUEUE, routed in settings), which a worker of its own reads,
-so colouring goes on while a model trains.  Their work is in ModelVersion's methods.
+so colouring goes on while a model trains.  Their work is in gallery.training_runs and
+ModelVersion's methods.  The signal handlers here only wire Celery to gallery.recovery, where
+every path that takes back a photo or a run after a fault is listed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -16,14 +19,15 @@ import os
 import socket
 from pathlib import Path
 
-from celery import shared_task
 from billiard.exceptions import WorkerLostError
+from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure, worker_ready
 from django.conf import settings
 
-from . import broker, health
-from .models import ModelVersion, Photo, lost_after
+from . import broker, health, recovery, training_runs
+from .enqueue import lost_after
+from .models import ModelVersion, Photo
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +86,7 @@ def colorize_photo(self, photo_id: str) -> None:
         countdown = 2 ** (self.request.retries + 2)
         # The retry is a message on its way: the sweep must not send another (nor reset the count).
         broker.mark_sent(photo_id, countdown + lost_after())
-        raise self.retry(exc=exc, countdown=countdown)
+        raise self.retry(exc=exc, countdown=countdown)  # noqa: B904 (Celery's Retry carries exc itself)
     except Exception as exc:
         log.exception("colouring photo %s failed", photo_id)
         photo.fail(f"colouring failed unexpectedly ({type(exc).__name__}: {exc})")
@@ -113,49 +117,23 @@ def warm_up() -> None:
     get_colorizer(str(active_model()[1]))
 
 
-@worker_ready.connect
-def requeue_abandoned(**kwargs) -> None:
-    """A starting worker takes back the photos a dead worker left half done (Photo.requeue_abandoned)."""
-    count = Photo.requeue_abandoned()
-    if count:
-        log.warning("requeued %d photo(s) abandoned by a worker that stopped mid-way", count)
-    count = ModelVersion.fail_abandoned()
-    if count:
-        log.warning("marked failed %d training run(s) whose worker stopped mid-way", count)
-
-
 # -- taking back what faults left behind ----------------------------------------------------------
+
 
 @shared_task(ignore_result=True)
 def sweep() -> None:
     """Re-send queued photos whose message was lost, and take back photos a dead worker left running.
 
     Run every COLORSITE_SWEEP_INTERVAL seconds by celery beat (settings.CELERY_BEAT_SCHEDULE;
-    `make run` starts its worker with -B).  Both halves are conditional per photo, so sweeps on
-    several machines at once send each photo once between them.
+    `make run` starts its worker with -B), and by every starting worker (gallery.recovery.sweep).
     """
-    abandoned = Photo.requeue_abandoned()
-    resent = Photo.resend_lost()
-    if abandoned or resent:
-        log.warning("sweep: requeued %d photo(s) left running by a dead worker, re-sent %d queued photo(s) "
-                    "whose message was lost", abandoned, resent)
+    recovery.sweep()
 
 
 @worker_ready.connect
 def sweep_on_start(sender=None, **kwargs) -> None:
-    """A starting worker takes back what its own previous run left running, then sweeps.
-
-    Without this, photos a killed worker was colouring would wait for the time limit, and photos
-    uploaded while Redis was down would wait for the first periodic sweep.
-    """
-    node = getattr(sender, "hostname", None)
-    count = Photo.requeue_left_by(node) if node else 0
-    if count:
-        log.warning("requeued %d photo(s) this worker (%s) was colouring when it was stopped", count, node)
-    try:
-        sweep()
-    except broker.ERRORS:
-        log.warning("Redis is not answering; the periodic sweep will send the queued photos", exc_info=True)
+    """The one start-up path: a starting worker takes back what faults left (gallery.recovery.on_worker_start)."""
+    recovery.on_worker_start(getattr(sender, "hostname", None))
 
 
 @task_failure.connect
@@ -170,26 +148,30 @@ def take_back_from_lost_process(sender=None, exception=None, args=None, **kwargs
         return
     node = getattr(sender.request, "hostname", None) or ""
     if args and node:
-        status = Photo.requeue_after_lost_worker(args[0], node)
+        status = recovery.requeue_after_lost_worker(args[0], node)
         log.warning("the process colouring photo %s died (%s); photo now %s", args[0], exception, status)
 
 
 # -- the training queue ----------------------------------------------------------------------------
 
-@shared_task(acks_late=False, soft_time_limit=settings.COLORSITE_TRAINING_TIME_LIMIT,
-             time_limit=int(settings.COLORSITE_TRAINING_TIME_LIMIT * 1.2) + 1)
+
+@shared_task(
+    acks_late=False,
+    soft_time_limit=settings.COLORSITE_TRAINING_TIME_LIMIT,
+    time_limit=int(settings.COLORSITE_TRAINING_TIME_LIMIT * 1.2) + 1,
+)
 def train_model_version(version_id: str) -> None:
-    """Train, evaluate and store one version queued from the staff page (ModelVersion.train).
+    """Train, evaluate and store one version queued from the staff page (training_runs.run).
 
     Acknowledged when it starts, unlike the colouring task: a run takes hours, far beyond the
     broker's visibility timeout, and a redelivered copy would train a second time into the same
-    folder.  A run whose worker dies is marked failed later (ModelVersion.fail_abandoned).
+    folder.  A run whose worker dies is marked failed later (training_runs.fail_abandoned).
     """
-    version = ModelVersion.claim_training(version_id)
+    version = training_runs.claim(version_id)
     if version is None:
         log.info("training run %s is gone, cancelled or taken; nothing to do", version_id)
         return
-    version.train()
+    training_runs.run(version)
     if version.state == ModelVersion.READY:
         version.request_pictures()
 
@@ -199,13 +181,13 @@ def fail_run_of_lost_process(sender=None, exception=None, args=None, **kwargs) -
     """The process training a version died (out of memory, the hard time limit): mark the run failed now.
 
     Runs in the worker's main process, which survives its pool process; without this the run
-    would stay "training" until a worker restarts (ModelVersion.fail_abandoned).
+    would stay "training" until a worker restarts (training_runs.fail_abandoned).
     """
     if getattr(sender, "name", None) != train_model_version.name or not args:
         return
     if isinstance(exception, (WorkerLostError, TimeLimitExceeded)):
         reason = f"the training process stopped ({type(exception).__name__}: {exception})"
-        if ModelVersion.fail_lost(args[0], reason):
+        if training_runs.fail_lost(args[0], reason):
             log.warning("training run %s: %s", args[0], reason)
 
 

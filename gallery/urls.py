@@ -25,7 +25,10 @@ urlpatterns = [
     path("staff/versions/<uuid:version_id>/cancel/", staff_views.version_cancel, name="staff-version-cancel"),
     path("staff/versions/<uuid:version_id>/activate/", staff_views.version_activate, name="staff-version-activate"),
     path("staff/versions/<uuid:version_id>/leaderboard/", staff_views.leaderboard, name="staff-leaderboard"),
-    path("staff/versions/<uuid:version_id>/pictures/<slug:stem>/", staff_views.leaderboard_picture,
-         name="staff-leaderboard-picture"),
+    path(
+        "staff/versions/<uuid:version_id>/pictures/<slug:stem>/",
+        staff_views.leaderboard_picture,
+        name="staff-leaderboard-picture",
+    ),
     path("staff/uploads/<uuid:photo_id>/files/<slug:kind>/", staff_views.upload_file, name="staff-upload-file"),
 ]

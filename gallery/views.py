@@ -1,66 +1,22 @@
 """Pages: thin function views.  Access helper -> form -> one model method -> redirect or render."""
-from __future__ import annotations
 
-import logging
+from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .forms import PhotoFileForm, RecolourForm, SignupForm, VisibilityForm
+from ml.inference import DEFAULT_WORKING_SIZE
+
+from .forms import RecolourForm, SignupForm, VisibilityForm
 from .limits import Allowance
-from .models import DEFAULT_WORKING_SIZE, WORKING_SIZE_CHOICES, ApiToken, Photo, file_version
-
-log = logging.getLogger(__name__)
-
-# Shown when an upload was stored but its colouring could not be queued (Redis is down): it waits.
-WAITING_FOR_QUEUE = ("Your photos are saved and waiting: the colouring queue cannot be reached right now. "
-                     "They will be coloured automatically as soon as it is back; nothing needs to be sent again.")
-STORAGE_FAILED = "the photo could not be saved: the server's storage failed; please send it again later"
-
-
-def own_photo(request, photo_id) -> Photo:
-    """The request user's photo, or 404 — also for somebody else's, so ids cannot be probed."""
-    return get_object_or_404(Photo, pk=photo_id, owner=request.user)
-
-
-def visible_photo(request, photo_id) -> Photo:
-    """A photo the request user may look at: their own or a public one; otherwise 404."""
-    return get_object_or_404(Photo.objects.visible_to(request.user), pk=photo_id)
-
-
-def store_uploads(request) -> tuple[list[Photo], list[tuple[str, str]], Allowance]:
-    """Check every file of the request on its own and store the good ones.
-
-    Returns the new photos, (file name, message) for each file turned away, and the person's
-    upload allowance (gallery.limits); one bad file never stops the others.  The limits are
-    checked before a file is decoded.  Shared by the upload page and the JSON API.
-    """
-    photos, rejected = [], []
-    allowance = Allowance(request.user)
-    for upload in request.FILES.getlist("file"):
-        refusal = allowance.refusal(upload.size)
-        if refusal:
-            rejected.append((upload.name, refusal))
-            continue
-        form = PhotoFileForm(files={"file": upload})
-        if not form.is_valid():
-            allowance.give_back(upload.size)
-            rejected.append((upload.name, form.error_message()))
-            continue
-        try:
-            photos.append(Photo.create_from_upload(request.user, upload.name, form.image, form.source_format,
-                                                   upload.size))
-        except OSError:
-            log.exception("storing an upload of %s failed", request.user)
-            allowance.give_back(upload.size)
-            rejected.append((upload.name, STORAGE_FAILED))
-    return photos, rejected, allowance
+from .models import WORKING_SIZE_CHOICES, ApiToken, Photo
+from .photo_io import WAITING_FOR_QUEUE, own_photo, serve_file, store_uploads, visible_photo
 
 
 def index(request):
@@ -101,9 +57,16 @@ def upload(request):
             messages.warning(request, WAITING_FOR_QUEUE)
         return redirect("gallery-upload")
     recent = Photo.objects.filter(owner=request.user).for_listing()[:12]
-    return render(request, "gallery/upload.html", {"recent": recent, "max_bytes": settings.COLORSITE_MAX_UPLOAD_BYTES,
-                                                   "max_megapixels": settings.COLORSITE_MAX_PIXELS // 1_000_000,
-                                                   "allowance": Allowance(request.user)})
+    return render(
+        request,
+        "gallery/upload.html",
+        {
+            "recent": recent,
+            "max_bytes": settings.COLORSITE_MAX_UPLOAD_BYTES,
+            "max_megapixels": settings.COLORSITE_MAX_PIXELS // 1_000_000,
+            "allowance": Allowance(request.user),
+        },
+    )
 
 
 @login_required
@@ -124,11 +87,17 @@ def public_list(request):
 @require_GET
 def photo_detail(request, photo_id):
     photo = visible_photo(request, photo_id)
-    return render(request, "gallery/detail.html", {
-        "photo": photo, "urls": photo.to_dict()["urls"], "is_owner": photo.owner_id == request.user.id,
-        "working_sizes": sorted({*WORKING_SIZE_CHOICES, photo.working_size}),
-        "default_working_size": DEFAULT_WORKING_SIZE,
-    })
+    return render(
+        request,
+        "gallery/detail.html",
+        {
+            "photo": photo,
+            "urls": photo.to_dict()["urls"],
+            "is_owner": photo.owner_id == request.user.id,
+            "working_sizes": sorted({*WORKING_SIZE_CHOICES, photo.working_size}),
+            "default_working_size": DEFAULT_WORKING_SIZE,
+        },
+    )
 
 
 @require_GET
@@ -139,23 +108,6 @@ def photo_file(request, photo_id, kind):
     """
     photo = visible_photo(request, photo_id)
     return serve_file(request, photo, kind, download=request.GET.get("download") == "1")
-
-
-def serve_file(request, photo: Photo, kind: str, *, download: bool) -> FileResponse:
-    file = photo.file_field(kind)
-    if file is None:
-        raise Http404("no such file for this photo")
-    try:
-        opened = file.open("rb")
-    except FileNotFoundError:  # the storage lost it (a restored backup, a volume not mounted): not a 500
-        log.error("photo %s names %s, which the storage does not have", photo.pk, file.name)
-        raise Http404("the file is missing") from None
-    response = FileResponse(opened, as_attachment=download,
-                            filename=photo.download_name(kind) if download else "")
-    # A versioned URL never changes content (a re-colour writes a new name), so it caches for good.
-    fresh = request.GET.get("v") == file_version(file.name)
-    response["Cache-Control"] = "private, max-age=31536000, immutable" if fresh else "private, no-cache"
-    return response
 
 
 @login_required
@@ -173,7 +125,7 @@ def photo_recolour(request, photo_id):
     photo = own_photo(request, photo_id)
     form = RecolourForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(form.errors["working_size"]))
+        messages.error(request, "; ".join(str(error) for error in form.errors["working_size"]))
     elif photo.recolour(form.cleaned_data["working_size"]):
         messages.success(request, f"Re-colouring at working size {photo.working_size}.")
     else:

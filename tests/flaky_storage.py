@@ -4,6 +4,7 @@ While the file named by COLORSITE_TEST_STORAGE_FAULT exists, every file whose na
 text in it is written halfway and then fails as a full disk does (ENOSPC).  The fault tests
 create and remove that file to break and mend the storage of a running worker.
 """
+
 import errno
 import os
 

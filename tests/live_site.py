@@ -5,6 +5,7 @@ without touching anybody else's Redis), gunicorn serving colorsite.wsgi, and Cel
 (tests.site_fixtures.Workers), all sharing the environment it is given: one database, one media
 folder, one queue.  Clients talk to it over HTTP on 127.0.0.1 only, like a browser or a script.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -63,9 +64,23 @@ class LiveSite:
     def start_web(self, workers: int = 2, threads: int = 4, timeout: float = 60) -> None:
         log = open(self.log_dir / "web.log", "ab")
         self.web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "colorsite.wsgi", f"--bind=127.0.0.1:{self.port}",
-             f"--workers={workers}", f"--threads={threads}", "--timeout=120", "--graceful-timeout=5"],
-            cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "colorsite.wsgi",
+                f"--bind=127.0.0.1:{self.port}",
+                f"--workers={workers}",
+                f"--threads={threads}",
+                "--timeout=120",
+                "--graceful-timeout=5",
+            ],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -101,9 +116,17 @@ class LiveSite:
 
     # -- HTTP, as a script would use the site ---------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, token: str | None = None, body: bytes | None = None,
-                content_type: str | None = None, cookies: dict | None = None,
-                timeout: float = 60) -> tuple[int, dict | bytes, float]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        cookies: dict | None = None,
+        timeout: float = 60,
+    ) -> tuple[int, dict | bytes, float]:
         """(status, JSON body or bytes, seconds) of one request on a connection of its own.
 
         ``cookies`` (a dict) is sent, and updated from the answer, as a browser keeps its cookies.
@@ -137,14 +160,14 @@ class LiveSite:
         cookies = {}
         self.request("GET", "/accounts/login/", cookies=cookies)
         status, _, _ = self.post_form("/accounts/login/", {"username": username, "password": password}, cookies)
-        assert status == 302 and "sessionid" in cookies, f"logging in as {username} failed ({status})"
+        assert status == 302, f"logging in as {username} failed ({status})"
+        assert "sessionid" in cookies, f"logging in as {username} failed ({status})"
         return cookies
 
     def post_form(self, path: str, fields: dict, cookies: dict) -> tuple[int, dict | bytes, float]:
         """POST a form as a browser does, with the CSRF token its cookie holds."""
         body = urlencode(dict(fields, csrfmiddlewaretoken=cookies["csrftoken"])).encode()
-        return self.request("POST", path, body=body, content_type="application/x-www-form-urlencoded",
-                            cookies=cookies)
+        return self.request("POST", path, body=body, content_type="application/x-www-form-urlencoded", cookies=cookies)
 
     def upload(self, token: str, name: str, data: bytes) -> tuple[int, dict, float]:
         """POST one file to /api/photos/ as multipart form data."""
@@ -156,6 +179,10 @@ def multipart(files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     parts = []
     for field, (name, data) in files.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
-                     f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"

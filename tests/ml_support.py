@@ -1,4 +1,5 @@
 """Helpers shared by the engine's tests: paths, small real images, a tiny untrained model."""
+
 from __future__ import annotations
 
 import json
@@ -13,12 +14,14 @@ SHIPPED_MODEL = REPO / "models" / "default"
 
 def landscape_root() -> Path:
     from ml.data import dataset_root
+
     return dataset_root()
 
 
 def landscape_photo(index: int = 0) -> np.ndarray:
     """A real held-out landscape photo as uint8 RGB."""
     from ml.data import split_files
+
     with Image.open(split_files(landscape_root(), "test")[index]) as im:
         return np.asarray(im.convert("RGB"))
 
@@ -34,8 +37,11 @@ def write_tiny_model(folder: Path, family: str = "classification") -> Path:
         rng = np.random.default_rng(0)
         hist = bins.grid_histogram(rng.normal(0, 25, (5000, 2)))
         centres, prior = bins.fit_bins(hist)
-        info["bins"] = {"centres": centres.tolist(), "prior": prior.tolist(),
-                        "weights": bins.rebalance_weights(centres, prior).tolist()}
+        info["bins"] = {
+            "centres": centres.tolist(),
+            "prior": prior.tolist(),
+            "weights": bins.rebalance_weights(centres, prior).tolist(),
+        }
         info["temperature"] = 0.38
         model = build_model(family=family, filters=4, depth=1, num_bins=len(centres))
     else:

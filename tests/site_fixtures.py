@@ -7,6 +7,7 @@
 * ``real_workers``: two real Celery worker processes on the real Redis (database 13, a queue
   of this run's own) with the shipped model, sharing the test database and a media folder.
 """
+
 from __future__ import annotations
 
 import io
@@ -31,6 +32,7 @@ PASSWORD = "correct horse battery staple"
 
 # -- users --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Users:
     owner: object
@@ -42,9 +44,12 @@ class Users:
 @pytest.fixture
 def users(django_user_model) -> Users:
     make = django_user_model.objects.create_user
-    return Users(owner=make("alice", password=PASSWORD), other=make("bob", password=PASSWORD),
-                 staff=make("carol", password=PASSWORD, is_staff=True),
-                 superuser=django_user_model.objects.create_superuser("root", password=PASSWORD))
+    return Users(
+        owner=make("alice", password=PASSWORD),
+        other=make("bob", password=PASSWORD),
+        staff=make("carol", password=PASSWORD, is_staff=True),
+        superuser=django_user_model.objects.create_superuser("root", password=PASSWORD),
+    )
 
 
 @pytest.fixture
@@ -64,6 +69,7 @@ def other_client(users):
 
 # -- media and images ---------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def media_root(tmp_path, settings) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -79,7 +85,7 @@ def make_photo(width: int = 96, height: int = 64, *, colour: bool = False, seed:
     rgb = np.repeat(np.clip(base, 0, 255)[..., None], 3, axis=-1)
     if colour:
         rgb[: height // 2, : width // 2] *= (1.0, 0.55, 0.35)  # an orange quarter
-        rgb[height // 2:, width // 2:] *= (0.4, 0.7, 1.0)  # a blue quarter
+        rgb[height // 2 :, width // 2 :] *= (0.4, 0.7, 1.0)  # a blue quarter
     return np.clip(rgb, 0, 255).astype(np.uint8)
 
 
@@ -95,8 +101,10 @@ def encode_image(rgb: np.ndarray, fmt: str = "PNG", **options) -> bytes:
 @pytest.fixture
 def image_bytes():
     """image_bytes(fmt="PNG", width=96, height=64, colour=False) -> encoded bytes of a test photo."""
+
     def make(fmt: str = "PNG", width: int = 96, height: int = 64, colour: bool = False, **options) -> bytes:
         return encode_image(make_photo(width, height, colour=colour), fmt, **options)
+
     return make
 
 
@@ -107,6 +115,7 @@ def upload_file(name: str, data: bytes, content_type: str = "application/octet-s
 
 
 # -- a stand-in colorizer -----------------------------------------------------------------------------
+
 
 class FakeColorizer:
     """Keeps the input's L and paints a fixed warm ab everywhere: the real thing's contract, no Keras."""
@@ -134,6 +143,7 @@ def fake_colorizer(monkeypatch):
 
 
 # -- real workers ---------------------------------------------------------------------------------------
+
 
 def database_url() -> str:
     """A DATABASE_URL naming the test database this process uses, for worker processes to share."""
@@ -163,11 +173,29 @@ class Workers:
         self.started_at[name] = path.stat().st_size if path.exists() else 0
         log = open(path, "ab")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO",
-             "--pool=prefork", "--concurrency=1", f"--hostname={name}@%h", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", f"--queues={queues or f'{self.queue},{self.queue}-{name}'}",
-             *extra],
-            cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "colorsite",
+                "worker",
+                "--loglevel=INFO",
+                "--pool=prefork",
+                "--concurrency=1",
+                f"--hostname={name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                f"--queues={queues or f'{self.queue},{self.queue}-{name}'}",
+                *extra,
+            ],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def log(self, name: str, since_start: bool = False) -> str:
         """The worker's log, every run of it (or only since it was last started)."""
@@ -218,8 +246,10 @@ def shipped_model_dir() -> Path:
 
     model_dir = Path(settings.COLORSITE_MODEL_DIR)
     if not (model_dir / "model.json").exists() or not (model_dir / "model.keras").exists():
-        pytest.fail(f"the shipped model is missing: {model_dir} needs model.json and model.keras "
-                    "(COLORSITE_MODEL_DIR chooses another folder)")
+        pytest.fail(
+            f"the shipped model is missing: {model_dir} needs model.json and model.keras "
+            "(COLORSITE_MODEL_DIR chooses another folder)"
+        )
     return model_dir
 
 
@@ -239,10 +269,17 @@ def real_workers(django_db_setup, django_db_blocker, tmp_path_factory):
     redis_server = ensure_redis(settings.REDIS_URL, tmp_path_factory.mktemp("redis"))  # None: one answers
     media = tmp_path_factory.mktemp("real-media")
     with django_db_blocker.unblock():
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.site_settings", DATABASE_URL=database_url(),
-                   MEDIA_ROOT=str(media), COLORSITE_MODEL_DIR=str(model_dir), REDIS_URL=settings.REDIS_URL,
-                   COLORSITE_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE, PYTHONUNBUFFERED="1",
-                   TF_CPP_MIN_LOG_LEVEL="2")
+        env = dict(
+            os.environ,
+            DJANGO_SETTINGS_MODULE="tests.site_settings",
+            DATABASE_URL=database_url(),
+            MEDIA_ROOT=str(media),
+            COLORSITE_MODEL_DIR=str(model_dir),
+            REDIS_URL=settings.REDIS_URL,
+            COLORSITE_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
+            PYTHONUNBUFFERED="1",
+            TF_CPP_MIN_LOG_LEVEL="2",
+        )
     workers = Workers(env, tmp_path_factory.mktemp("worker-logs"))
     workers.media = media
     try:

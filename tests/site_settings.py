@@ -5,6 +5,7 @@ environment the tests need is set (values already in the environment win:
 CI sets DATABASE_URL for its PostgreSQL pass).  Real-worker tests hand the same
 variables to the worker processes they start.
 """
+
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")

@@ -6,6 +6,7 @@
   (same test database, media and Redis), with a tiny evaluation (8 test photos).
 * ``real_training``: points this process's settings where the training worker writes.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,16 @@ ROLES = ("anonymous", "user", "staff", "admin")
 EVAL_EXAMPLES = 8  # test photos a version trained in the tests is evaluated on
 LEADERBOARD_SIZE = 3
 # The tiniest run that still trains, calibrates and evaluates: ~30 s on a 2-core CPU.
-TINY_RUN = {"family": "classification", "epochs": 1, "learning_rate": 0.002, "crop": 64, "filters": 4, "depth": 1,
-            "batch_size": 8, "max_examples": 16}
+TINY_RUN = {
+    "family": "classification",
+    "epochs": 1,
+    "learning_rate": 0.002,
+    "crop": 64,
+    "filters": 4,
+    "depth": 1,
+    "batch_size": 8,
+    "max_examples": 16,
+}
 
 
 @pytest.fixture
@@ -64,21 +73,43 @@ def fake_report(n: int = 12, seed: int = 0) -> dict:
     rows = []
     for name in test_photo_names(n):
         truth = float(rng.uniform(10, 60))
-        model = {"rmse_ab": float(rng.uniform(5, 30)), "psnr": float(rng.uniform(18, 32)),
-                 "ssim": float(rng.uniform(0.8, 0.99)), "auc": float(rng.uniform(0.8, 0.95)),
-                 "colourfulness": float(rng.uniform(5, 60)), "colourfulness_true": truth}
-        grey = {"rmse_ab": model["rmse_ab"] + float(rng.uniform(0, 5)), "psnr": model["psnr"] - 1,
-                "ssim": model["ssim"], "auc": model["auc"] - 0.01, "colourfulness": 0.1, "colourfulness_true": truth}
+        model = {
+            "rmse_ab": float(rng.uniform(5, 30)),
+            "psnr": float(rng.uniform(18, 32)),
+            "ssim": float(rng.uniform(0.8, 0.99)),
+            "auc": float(rng.uniform(0.8, 0.95)),
+            "colourfulness": float(rng.uniform(5, 60)),
+            "colourfulness_true": truth,
+        }
+        grey = {
+            "rmse_ab": model["rmse_ab"] + float(rng.uniform(0, 5)),
+            "psnr": model["psnr"] - 1,
+            "ssim": model["ssim"],
+            "auc": model["auc"] - 0.01,
+            "colourfulness": 0.1,
+            "colourfulness_true": truth,
+        }
         rows.append({"file": name, "model": model, "grey": grey})
-    return {"model_dir": "made-up", "model": {"family": "classification"}, "temperature": 0.38, "split": "test",
-            "images": n, "working_size": 256, "rows": rows,
-            "summary": {"model": metrics.summarise([r["model"] for r in rows]),
-                        "grey": metrics.summarise([r["grey"] for r in rows])}}
+    return {
+        "model_dir": "made-up",
+        "model": {"family": "classification"},
+        "temperature": 0.38,
+        "split": "test",
+        "images": n,
+        "working_size": 256,
+        "rows": rows,
+        "summary": {
+            "model": metrics.summarise([r["model"] for r in rows]),
+            "grey": metrics.summarise([r["grey"] for r in rows]),
+        },
+    }
 
 
-FAKE_LOG = [{"epoch": 1, "loss": 3.2, "val_loss": 3.6, "seconds": 10.0},
-            {"epoch": 2, "loss": 2.7, "val_loss": 3.1, "seconds": 9.5},
-            {"epoch": 3, "loss": 2.5, "val_loss": 3.0, "seconds": 9.6}]
+FAKE_LOG = [
+    {"epoch": 1, "loss": 3.2, "val_loss": 3.6, "seconds": 10.0},
+    {"epoch": 2, "loss": 2.7, "val_loss": 3.1, "seconds": 9.5},
+    {"epoch": 3, "loss": 2.5, "val_loss": 3.0, "seconds": 9.6},
+]
 
 
 @pytest.fixture
@@ -93,20 +124,28 @@ def make_version(db):
     ModelVersion.objects.all().delete()
 
     def make(label: str = "v", *, active: bool = False, report: dict | None = None, **fields) -> ModelVersion:
-        fields = {"state": ModelVersion.READY, "family": "classification", "train_log": FAKE_LOG,
-                  "parameter_count": 1234, "directory": f"/nowhere/{label}", **fields}
+        fields = {
+            "state": ModelVersion.READY,
+            "family": "classification",
+            "train_log": FAKE_LOG,
+            "parameter_count": 1234,
+            "directory": f"/nowhere/{label}",
+            **fields,
+        }
         version = ModelVersion(label=label, **fields)
         if version.state == ModelVersion.READY:
-            version._set_report(report or fake_report())
+            version.set_report(report or fake_report())
         version.number = ModelVersion.next_number()
         version.save()
         if active:
             assert version.activate()
         return version
+
     return make
 
 
 # -- a real training worker ------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def training_worker(real_workers, tmp_path_factory):
@@ -114,8 +153,13 @@ def training_worker(real_workers, tmp_path_factory):
     from django.conf import settings
 
     models_root = tmp_path_factory.mktemp("trained-models")
-    env = dict(real_workers.env, COLORSITE_MODELS_ROOT=str(models_root), COLORSITE_EVAL_EXAMPLES=str(EVAL_EXAMPLES),
-               COLORSITE_LEADERBOARD_SIZE=str(LEADERBOARD_SIZE), COLORSITE_TRAINING_CACHE_DIR="")
+    env = dict(
+        real_workers.env,
+        COLORSITE_MODELS_ROOT=str(models_root),
+        COLORSITE_EVAL_EXAMPLES=str(EVAL_EXAMPLES),
+        COLORSITE_LEADERBOARD_SIZE=str(LEADERBOARD_SIZE),
+        COLORSITE_TRAINING_CACHE_DIR="",
+    )
     workers = Workers(env, tmp_path_factory.mktemp("training-worker-logs"))
     workers.models_root, workers.media = models_root, real_workers.media
     workers.start("trainer", queues=settings.COLORSITE_TRAINING_QUEUE)
@@ -139,8 +183,12 @@ def wait_until_final(version, timeout: float = 400):
     """Wait for a training run to end (ready, failed or cancelled) and return it fresh."""
     from gallery.models import ModelVersion
 
-    wait_for(lambda: ModelVersion.objects.filter(pk=version.pk).exclude(state__in=ModelVersion.IN_PROGRESS).exists(),
-             timeout=timeout, interval=0.5, message=f"training run {version.label} to end")
+    wait_for(
+        lambda: ModelVersion.objects.filter(pk=version.pk).exclude(state__in=ModelVersion.IN_PROGRESS).exists(),
+        timeout=timeout,
+        interval=0.5,
+        message=f"training run {version.label} to end",
+    )
     return ModelVersion.objects.get(pk=version.pk)
 
 

@@ -9,11 +9,12 @@ must not reach anybody but the owner, except where noted (staff leaderboards, is
 Roles: the owner (alice) owns a private colour photo and a public one; "other" (bob) is an
 ordinary user; "staff" (carol) is staff without any permission; "admin" (root) is a superuser.
 """
+
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
 from django.contrib.auth.models import Group
@@ -36,9 +37,11 @@ PRIVATE_NAME = "private-garden-7f3a.png"
 
 # -- expectations -------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class To:
     """A redirect (302) to the named URL (its path; query strings such as ?next= are allowed)."""
+
     name: str
 
     def path(self):
@@ -69,10 +72,10 @@ ADMIN_SITE_ANY_STAFF = each(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200)  # admin
 class Case:
     method: str
     expect: dict
-    kwargs: Callable[["World"], dict] = lambda w: {}
-    data: Callable[["World"], dict] | None = None
+    kwargs: Callable[[World], dict] = lambda w: {}
+    data: Callable[[World], dict] | None = None
     query: str = ""
-    path: Callable[["World"], str] | None = None  # for a pattern reverse() cannot build
+    path: Callable[[World], str] | None = None  # for a pattern reverse() cannot build
     # Roles besides the owner allowed to see the private photo's pixels or name here (by design).
     may_show_private: tuple = ()
     label: str = ""
@@ -97,96 +100,168 @@ def png(w):
 MATRIX: dict[str, list[Case]] = {
     # -- the gallery (gallery/views.py) ----------------------------------------------------------------------
     "gallery-index": [Case("GET", each(To("gallery-public"), To("gallery-upload")))],
-    "gallery-upload": [Case("GET", PAGE), Case("POST", each(LOGIN, To("gallery-upload")), data=png),
-                       Case("PUT", each(LOGIN, 405))],
+    "gallery-upload": [
+        Case("GET", PAGE),
+        Case("POST", each(LOGIN, To("gallery-upload")), data=png),
+        Case("PUT", each(LOGIN, 405)),
+    ],
     "gallery-list": [Case("GET", PAGE), Case("POST", each(LOGIN, 405))],
     "gallery-public": [Case("GET", each(200, 200)), Case("POST", each(405, 405))],
-    "gallery-photo": [Case("GET", each(404, 200, 404), kwargs=photo),
-                      Case("GET", each(200, 200), kwargs=lambda w: {"photo_id": w.public.pk}, label="public"),
-                      Case("POST", each(405, 405), kwargs=photo)],
+    "gallery-photo": [
+        Case("GET", each(404, 200, 404), kwargs=photo),
+        Case("GET", each(200, 200), kwargs=lambda w: {"photo_id": w.public.pk}, label="public"),
+        Case("POST", each(405, 405), kwargs=photo),
+    ],
     "gallery-photo-file": [
-        Case("GET", each(404, 200, 404), kwargs=lambda w, kind=kind: {"photo_id": w.private.pk, "kind": kind},
-             label=kind) for kind in ("original", "result", "thumb", "preview", "grey", "result-thumb", "result-preview")
-    ] + [Case("GET", each(200, 200), kwargs=lambda w: {"photo_id": w.public.pk, "kind": "result"}, label="public"),
-         Case("GET", each(404, 404), kwargs=lambda w: {"photo_id": w.private.pk, "kind": "etc-passwd"},
-              label="unknown-kind")],
+        Case(
+            "GET", each(404, 200, 404), kwargs=lambda w, kind=kind: {"photo_id": w.private.pk, "kind": kind}, label=kind
+        )
+        for kind in ("original", "result", "thumb", "preview", "grey", "result-thumb", "result-preview")
+    ]
+    + [
+        Case("GET", each(200, 200), kwargs=lambda w: {"photo_id": w.public.pk, "kind": "result"}, label="public"),
+        Case(
+            "GET",
+            each(404, 404),
+            kwargs=lambda w: {"photo_id": w.private.pk, "kind": "etc-passwd"},
+            label="unknown-kind",
+        ),
+    ],
     "gallery-photo-delete": [Case("POST", OWNER_ONLY, kwargs=photo), Case("GET", each(LOGIN, 405), kwargs=photo)],
-    "gallery-photo-recolour": [Case("POST", OWNER_ONLY, kwargs=photo, data=lambda w: {"working_size": 256}),
-                               Case("GET", each(LOGIN, 405), kwargs=photo)],
-    "gallery-photo-visibility": [Case("POST", OWNER_ONLY, kwargs=photo, data=lambda w: {"is_public": "on"}),
-                                 Case("GET", each(LOGIN, 405), kwargs=photo)],
+    "gallery-photo-recolour": [
+        Case("POST", OWNER_ONLY, kwargs=photo, data=lambda w: {"working_size": 256}),
+        Case("GET", each(LOGIN, 405), kwargs=photo),
+    ],
+    "gallery-photo-visibility": [
+        Case("POST", OWNER_ONLY, kwargs=photo, data=lambda w: {"is_public": "on"}),
+        Case("GET", each(LOGIN, 405), kwargs=photo),
+    ],
     "gallery-api-token": [Case("GET", PAGE), Case("POST", PAGE), Case("DELETE", each(LOGIN, 405))],
     # -- the JSON API (gallery/api.py): 401 instead of a login page ----------------------------------------------
-    "api-photos": [Case("GET", each(401, 200)), Case("POST", each(401, 201), data=png),
-                   Case("PUT", each(401, 405))],
-    "api-status": [Case("GET", each(200, 200), query="?ids={private},{public}"),
-                   Case("POST", each(405, 405))],
-    "api-photo": [Case("GET", each(404, 200, 404), kwargs=photo),
-                  Case("GET", each(200, 200), kwargs=lambda w: {"photo_id": w.public.pk}, label="public"),
-                  Case("POST", each(405, 405), kwargs=photo)],
+    "api-photos": [Case("GET", each(401, 200)), Case("POST", each(401, 201), data=png), Case("PUT", each(401, 405))],
+    "api-status": [Case("GET", each(200, 200), query="?ids={private},{public}"), Case("POST", each(405, 405))],
+    "api-photo": [
+        Case("GET", each(404, 200, 404), kwargs=photo),
+        Case("GET", each(200, 200), kwargs=lambda w: {"photo_id": w.public.pk}, label="public"),
+        Case("POST", each(405, 405), kwargs=photo),
+    ],
     "api-photo-download": [
-        Case("GET", each(404, 200, 404), kwargs=lambda w, kind=kind: {"photo_id": w.private.pk, "kind": kind}, label=kind) for kind in ("result", "original")
-    ] + [Case("GET", each(404, 404), kwargs=lambda w: {"photo_id": w.private.pk, "kind": "thumb"}, label="thumb"),
-         Case("GET", each(200, 200), kwargs=lambda w: {"photo_id": w.public.pk, "kind": "original"}, label="public"),
-         Case("POST", each(405, 405), kwargs=lambda w: {"photo_id": w.public.pk, "kind": "original"})],
+        Case(
+            "GET", each(404, 200, 404), kwargs=lambda w, kind=kind: {"photo_id": w.private.pk, "kind": kind}, label=kind
+        )
+        for kind in ("result", "original")
+    ]
+    + [
+        Case("GET", each(404, 404), kwargs=lambda w: {"photo_id": w.private.pk, "kind": "thumb"}, label="thumb"),
+        Case("GET", each(200, 200), kwargs=lambda w: {"photo_id": w.public.pk, "kind": "original"}, label="public"),
+        Case("POST", each(405, 405), kwargs=lambda w: {"photo_id": w.public.pk, "kind": "original"}),
+    ],
     # -- accounts (Django's auth views, and sign-up) --------------------------------------------------------------
     "signup": [Case("GET", each(200, 200)), Case("POST", each(200, 200), data=lambda w: {"username": "x"})],
-    "login": [Case("GET", each(200, 200)),
-              Case("POST", each(200, 200), data=lambda w: {"username": "alice", "password": "wrong"})],
+    "login": [
+        Case("GET", each(200, 200)),
+        Case("POST", each(200, 200), data=lambda w: {"username": "alice", "password": "wrong"}),
+    ],
     "logout": [Case("POST", each(To("gallery-public"), To("gallery-public"))), Case("GET", each(405, 405))],
     "password_change": [Case("GET", PAGE), Case("POST", PAGE, data=lambda w: {"old_password": "wrong"})],
     "password_change_done": [Case("GET", PAGE)],
-    "password_reset": [Case("GET", each(200, 200)),
-                       Case("POST", each(To("password_reset_done"), To("password_reset_done")),
-                            data=lambda w: {"email": "nobody@example.org"})],
+    "password_reset": [
+        Case("GET", each(200, 200)),
+        Case(
+            "POST",
+            each(To("password_reset_done"), To("password_reset_done")),
+            data=lambda w: {"email": "nobody@example.org"},
+        ),
+    ],
     "password_reset_done": [Case("GET", each(200, 200))],
     "password_reset_confirm": [Case("GET", each(200, 200), kwargs=lambda w: {"uidb64": "MQ", "token": "bad-token"})],
     "password_reset_complete": [Case("GET", each(200, 200))],
     # -- issue 4's staff pages (gallery/staff_views.py) ---------------------------------------------------------
     "staff-dashboard": [Case("GET", STAFF_PAGE), Case("POST", each(LOGIN, 403, 403, 405))],
-    "staff-train": [Case("POST", each(LOGIN, 403, 403, 403, 400), data=lambda w: {"epochs": "not a number"}),
-                    Case("GET", each(LOGIN, 403, 403, 403, 405))],
+    "staff-train": [
+        Case("POST", each(LOGIN, 403, 403, 403, 400), data=lambda w: {"epochs": "not a number"}),
+        Case("GET", each(LOGIN, 403, 403, 403, 405)),
+    ],
     "staff-rollback": [Case("POST", ADMIN_ONLY_POST), Case("GET", each(LOGIN, 403, 403, 403, 405))],
     "staff-version-progress": [Case("GET", STAFF_PAGE, kwargs=version)],
     "staff-version-cancel": [Case("POST", ADMIN_ONLY_POST, kwargs=version)],
-    "staff-version-activate": [Case("POST", ADMIN_ONLY_POST, kwargs=version),
-                               Case("GET", each(LOGIN, 403, 403, 403, 405), kwargs=version)],
+    "staff-version-activate": [
+        Case("POST", ADMIN_ONLY_POST, kwargs=version),
+        Case("GET", each(LOGIN, 403, 403, 403, 405), kwargs=version),
+    ],
     "staff-leaderboard": [Case("GET", STAFF_PAGE, kwargs=version, may_show_private=("staff", "admin"))],
-    "staff-leaderboard-picture": [Case("GET", STAFF_PAGE, kwargs=lambda w: {"version_id": w.version.pk, "stem": "0001"}),
-                                  Case("GET", each(LOGIN, 403, 403, 404), label="no-such-picture",
-                                       kwargs=lambda w: {"version_id": w.version.pk, "stem": "9999"})],
+    "staff-leaderboard-picture": [
+        Case("GET", STAFF_PAGE, kwargs=lambda w: {"version_id": w.version.pk, "stem": "0001"}),
+        Case(
+            "GET",
+            each(LOGIN, 403, 403, 404),
+            label="no-such-picture",
+            kwargs=lambda w: {"version_id": w.version.pk, "stem": "9999"},
+        ),
+    ],
     # Staff see a done colour upload's grey input, prediction and true colours for the uploads
     # leaderboard (issue 4), and nothing else of it.
     "staff-upload-file": [
-        Case("GET", STAFF_PAGE, kwargs=lambda w, kind=kind: {"photo_id": w.private.pk, "kind": kind},
-             may_show_private=("staff", "admin"), label=kind) for kind in ("grey", "result-preview", "preview")
-    ] + [Case("GET", each(LOGIN, 403, 403, 404), kwargs=lambda w, kind=kind: {"photo_id": w.private.pk, "kind": kind},
-              label=kind) for kind in ("original", "result")],
+        Case(
+            "GET",
+            STAFF_PAGE,
+            kwargs=lambda w, kind=kind: {"photo_id": w.private.pk, "kind": kind},
+            may_show_private=("staff", "admin"),
+            label=kind,
+        )
+        for kind in ("grey", "result-preview", "preview")
+    ]
+    + [
+        Case(
+            "GET",
+            each(LOGIN, 403, 403, 404),
+            kwargs=lambda w, kind=kind: {"photo_id": w.private.pk, "kind": kind},
+            label=kind,
+        )
+        for kind in ("original", "result")
+    ],
     # -- the admin site: staff without permissions get 403 on every model page, only the admin gets in ------------
     "admin:index": [Case("GET", ADMIN_SITE_ANY_STAFF)],
-    "admin:login": [Case("GET", each(200, 200, 200, To("admin:index"))),
-                    Case("POST", each(200, 200), data=lambda w: {"username": "alice", "password": "wrong"})],
+    "admin:login": [
+        Case("GET", each(200, 200, 200, To("admin:index"))),
+        Case("POST", each(200, 200), data=lambda w: {"username": "alice", "password": "wrong"}),
+    ],
     # Not staff: sent to the admin index (which asks for a staff login); staff log out to the public gallery.
-    "admin:logout": [Case("POST", each(To("admin:index"), To("admin:index"), To("admin:index"), To("gallery-public"))),
-                     Case("GET", each(To("admin:index"), To("admin:index"), To("admin:index"), 405))],
+    "admin:logout": [
+        Case("POST", each(To("admin:index"), To("admin:index"), To("admin:index"), To("gallery-public"))),
+        Case("GET", each(To("admin:index"), To("admin:index"), To("admin:index"), 405)),
+    ],
     "admin:password_change": [Case("GET", ADMIN_SITE_ANY_STAFF)],
     "admin:password_change_done": [Case("GET", ADMIN_SITE_ANY_STAFF)],
     "admin:autocomplete": [Case("GET", each(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403))],
     "admin:jsi18n": [Case("GET", ADMIN_SITE_ANY_STAFF)],
-    "admin:view_on_site": [Case("GET", each(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 302),
-                                kwargs=lambda w: {"content_type_id": ContentType.objects.get_for_model(Photo).pk,
-                                                  "object_id": w.private.pk})],
-    "admin:app_list": [Case("GET", each(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404, 200),
-                            kwargs=lambda w: {"app_label": "gallery"})],
-    "admin/(?P<url>.*)$": [Case("GET", each(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404),
-                                path=lambda w: "/admin/no-such-page/")],
+    "admin:view_on_site": [
+        Case(
+            "GET",
+            each(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 302),
+            kwargs=lambda w: {
+                "content_type_id": ContentType.objects.get_for_model(Photo).pk,
+                "object_id": w.private.pk,
+            },
+        )
+    ],
+    "admin:app_list": [
+        Case("GET", each(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404, 200), kwargs=lambda w: {"app_label": "gallery"})
+    ],
+    "admin/(?P<url>.*)$": [
+        Case("GET", each(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404), path=lambda w: "/admin/no-such-page/")
+    ],
 }
 
 # The admin (a superuser) sees photos' names and owners in the admin's lists (never their pixels: file
 # links point at MEDIA_URL, which nothing serves); model versions are read-only there (issue 4).
 READ_ONLY = each(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)
-ADMIN_MODELS = {"auth_group": "group", "auth_user": "owner_user", "gallery_photo": "private",
-                "gallery_modelversion": "version"}
+ADMIN_MODELS = {
+    "auth_group": "group",
+    "auth_user": "owner_user",
+    "gallery_photo": "private",
+    "gallery_modelversion": "version",
+}
 for _model, _attr in ADMIN_MODELS.items():
     _shows = ("admin",) if _model in ("gallery_photo", "auth_user") else ()  # deleting alice lists her photos
     _writable = ADMIN_SITE if _model != "gallery_modelversion" else READ_ONLY
@@ -197,12 +272,17 @@ for _model, _attr in ADMIN_MODELS.items():
     MATRIX[f"admin:{_model}_change"] = [Case("GET", ADMIN_SITE, kwargs=object_id(_attr), may_show_private=_shows)]
     # The bare object URL redirects to its change page.
     MATRIX[f"admin/{_model.replace('_', '/', 1)}/<path:object_id>/"] = [
-        Case("GET", each(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 302),
-             path=lambda w, m=_model, a=_attr: f"/admin/{m.replace('_', '/', 1)}/{getattr(w, a).pk}/")]
+        Case(
+            "GET",
+            each(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 302),
+            path=lambda w, m=_model, a=_attr: f"/admin/{m.replace('_', '/', 1)}/{getattr(w, a).pk}/",
+        )
+    ]
 MATRIX["admin:auth_user_password_change"] = [Case("GET", ADMIN_SITE, kwargs=lambda w: {"id": w.owner_user.pk})]
 
 
 # -- the world each case runs in ---------------------------------------------------------------------------
+
 
 @dataclass
 class World:
@@ -227,12 +307,16 @@ def world(users, fake_colorizer, make_version) -> World:
     make_version("v-active", active=True)
     buffer = io.BytesIO()
     Image.fromarray(make_photo(30, 10)).save(buffer, "JPEG")
-    version.pictures = {"0001.jpg": default_storage.save(f"leaderboards/{version.pk}/0001-ab12.jpg",
-                                                        ContentFile(buffer.getvalue()))}
+    version.pictures = {
+        "0001.jpg": default_storage.save(f"leaderboards/{version.pk}/0001-ab12.jpg", ContentFile(buffer.getvalue()))
+    }
     version.pictures_state = version.PICTURES_READY
     version.save(update_fields=["pictures", "pictures_state"])
-    files = {field_name: default_storage.open(getattr(private, field_name).name).read()
-             for field_name in Photo.FILE_KINDS.values() if getattr(private, field_name)}
+    files = {
+        field_name: default_storage.open(getattr(private, field_name).name).read()
+        for field_name in Photo.FILE_KINDS.values()
+        if getattr(private, field_name)
+    }
     return World(users.owner, private, public, version, Group.objects.create(name="editors"), files)
 
 
@@ -246,12 +330,14 @@ def client_for(role: str, users) -> Client:
 
 # -- the tests ------------------------------------------------------------------------------------------------
 
+
 def url_patterns(patterns=None, prefix="", namespace=""):
     """(key, route) for every pattern the resolver knows; the key is "namespace:name", else the route."""
     for p in get_resolver().url_patterns if patterns is None else patterns:
         if isinstance(p, URLResolver):
-            yield from url_patterns(p.url_patterns, prefix + str(p.pattern),
-                                    f"{namespace}{p.namespace}:" if p.namespace else namespace)
+            yield from url_patterns(
+                p.url_patterns, prefix + str(p.pattern), f"{namespace}{p.namespace}:" if p.namespace else namespace
+            )
         elif isinstance(p, URLPattern):
             route = prefix + str(p.pattern)
             yield (f"{namespace}{p.name}" if p.name else route), route
@@ -294,7 +380,9 @@ def test_access(key, case, roles, world, users):
         response = request(client_for(role, users), case, key, world)
         expected = case.expect[role]
         if isinstance(expected, To):
-            assert response.status_code == 302, f"{role}: {response.status_code}, expected a redirect to {expected.name}"
+            assert response.status_code == 302, (
+                f"{role}: {response.status_code}, expected a redirect to {expected.name}"
+            )
             assert response["Location"].split("?")[0] == expected.path(), f"{role}: {response['Location']}"
         else:
             assert response.status_code == expected, f"{role}: {response.status_code}, expected {expected}"
@@ -302,8 +390,10 @@ def test_access(key, case, roles, world, users):
             body = b"".join(response.streaming_content) if response.streaming else response.content
             assert PRIVATE_NAME.encode() not in body, f"{role} was shown the private photo's name"
             for name, data in world.files.items():
-                assert body != data and getattr(world.private, name).name.encode() not in body, \
+                assert body != data, f"{role} was shown the private photo's {name}"
+                assert getattr(world.private, name).name.encode() not in body, (
                     f"{role} was shown the private photo's {name}"
+                )
 
 
 def test_the_matrix_covers_every_url_for_every_role():
@@ -314,19 +404,29 @@ def test_the_matrix_covers_every_url_for_every_role():
 
 # -- private files by guessing, and CSRF on every form --------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", ROLES)
 def test_private_files_are_not_reachable_by_guessing_a_url(role, world, users, settings):
     client = client_for(role, users)
     for field_name in world.files:
         name = getattr(world.private, field_name).name  # photos/<id>/<kind>-<random>.<ext>
-        for url in (settings.MEDIA_URL + name, "/media/" + name, "/" + name, "/static/" + name,
-                    "/static/../media/" + name, "/static/gallery/../../media/" + name, "/var/media/" + name):
+        for url in (
+            settings.MEDIA_URL + name,
+            "/media/" + name,
+            "/" + name,
+            "/static/" + name,
+            "/static/../media/" + name,
+            "/static/gallery/../../media/" + name,
+            "/var/media/" + name,
+        ):
             response = client.get(url)
             assert response.status_code == 404, f"{role}: {url} answered {response.status_code}"
     # The file view knows only its own kinds, and ids are random UUIDs: a made-up id is 404 for everybody.
     assert client.get(f"/photos/{world.private.pk}/files/..%2F..%2Fsettings.py/").status_code == 404
-    assert client.get(reverse("gallery-photo-file", args=["00000000-0000-4000-8000-000000000000", "original"])
-                      ).status_code == 404
+    assert (
+        client.get(reverse("gallery-photo-file", args=["00000000-0000-4000-8000-000000000000", "original"])).status_code
+        == 404
+    )
 
 
 def post_cases():
@@ -357,4 +457,5 @@ def test_every_post_form_in_the_templates_carries_a_csrf_token():
         for form in re.findall(r"<form\b.*?</form>", template.read_text(), flags=re.S | re.I):
             if re.search(r'method=["\']?post', form, flags=re.I):
                 forms.append((template.name, "{% csrf_token %}" in form))
-    assert forms and all(ok for _, ok in forms), [name for name, ok in forms if not ok]
+    assert forms, [name for name, ok in forms if not ok]
+    assert all(ok for _, ok in forms), [name for name, ok in forms if not ok]

@@ -15,7 +15,8 @@ def table():
 def test_grid_has_23_by_23_points_ten_apart():
     g = bins.grid_centres()
     assert g.shape == (529, 2)
-    assert g.min() == -110 and g.max() == 110
+    assert g.min() == -110
+    assert g.max() == 110
     assert set(np.unique(np.diff(np.unique(g[:, 0])))) == {10.0}
 
 
@@ -30,7 +31,7 @@ def test_rebalancing_weights_have_expectation_one_under_the_smoothed_prior(table
     centres, prior = table
     w = bins.rebalance_weights(centres, prior)
     d2 = ((centres[:, None] - centres[None]) ** 2).sum(-1)
-    smoothed = np.exp(-d2 / (2 * 5.0 ** 2)) @ prior
+    smoothed = np.exp(-d2 / (2 * 5.0**2)) @ prior
     smoothed /= smoothed.sum()
     assert w.shape == (len(centres),)
     assert (smoothed * w).sum() == pytest.approx(1.0, rel=1e-5)
@@ -78,7 +79,7 @@ def test_annealed_mean_interpolates_between_mode_and_mean():
         bins.annealed_mean(probs, centres, temperature=0)
 
 
-def test_a_full_rebalancing_correction_recovers_the_calibrated_distribution():
+def test_full_rebalancing_correction_recovers_the_calibrated_distribution():
     centres = np.array([[0.0, 0.0], [50.0, 0.0], [0.0, 80.0]], np.float32)
     p = np.array([0.6, 0.3, 0.1], np.float32)
     w = np.array([0.5, 1.0, 4.0], np.float32)

@@ -31,12 +31,14 @@ def independent_grey_scores(path):
         x = x.astype(float)
         rg, yb = x[..., 0] - x[..., 1], (x[..., 0] + x[..., 1]) / 2 - x[..., 2]
         return np.sqrt(rg.var() + yb.var()) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+
     return {
         "rmse_ab": np.sqrt(((ab_grey - ab_true) ** 2).mean()),
         "psnr": peak_signal_noise_ratio(rgb, grey, data_range=255),
         "ssim": structural_similarity(rgb, grey, channel_axis=2, data_range=255),
         "auc": np.mean([(err <= t).mean() for t in range(151)]),
-        "colourfulness": cf(grey), "colourfulness_true": cf(rgb),
+        "colourfulness": cf(grey),
+        "colourfulness_true": cf(rgb),
     }
 
 
@@ -51,7 +53,8 @@ def test_grey_baseline_matches_an_independent_computation(tiny_report):
 
 def test_report_keeps_per_image_rows_and_is_written_beside_the_model(tiny_report):
     report, model = tiny_report
-    assert report["images"] == 6 and len(report["rows"]) == 6
+    assert report["images"] == 6
+    assert len(report["rows"]) == 6
     assert report["rows"][0]["file"] == split_files(landscape_root(), "test", 1)[0].name
     assert set(report["rows"][0]) == {"file", "source", "model", "grey"}
     on_disk = json.loads((model / "evaluation.json").read_text())
@@ -59,7 +62,9 @@ def test_report_keeps_per_image_rows_and_is_written_beside_the_model(tiny_report
     s = report["summary"]["model"]
     assert s["delta_colourfulness"] == pytest.approx(abs(s["colourfulness"] - s["colourfulness_true"]))
     table = format_table(report)
-    assert "| grey |" in table and "| model |" in table and "ΔCF" in table
+    assert "| grey |" in table
+    assert "| model |" in table
+    assert "ΔCF" in table
 
 
 def test_shipped_model_beats_the_grey_baseline_on_held_out_photos(tmp_path):
@@ -75,8 +80,9 @@ def test_shipped_model_folder_is_complete():
     assert info["family"] in ("regression", "classification")
     assert info["config"]["command"].startswith("python -m ml train")
     report = json.loads((SHIPPED_MODEL / "evaluation.json").read_text())
-    assert report["split"] == "test" and report["images"] == 809
-    assert sum(f.stat().st_size for f in SHIPPED_MODEL.iterdir()) < 25 * 2 ** 20
+    assert report["split"] == "test"
+    assert report["images"] == 809
+    assert sum(f.stat().st_size for f in SHIPPED_MODEL.iterdir()) < 25 * 2**20
 
 
 def test_leaderboard_follows_the_stored_scores_and_draws_triptychs(tiny_report, tmp_path):

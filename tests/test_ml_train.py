@@ -7,8 +7,18 @@ from ml.train import CORRECTIONS, TEMPERATURES, TrainConfig, TrainingCancelled, 
 
 
 def config(out, **overrides):
-    base = dict(family="classification", out=str(out), epochs=2, batch_size=8, crop=64, filters=4, depth=1,
-                max_examples=16, cache_dir=None, patience=5)
+    base = dict(
+        family="classification",
+        out=str(out),
+        epochs=2,
+        batch_size=8,
+        crop=64,
+        filters=4,
+        depth=1,
+        max_examples=16,
+        cache_dir=None,
+        patience=5,
+    )
     return TrainConfig(**{**base, **overrides})
 
 
@@ -19,7 +29,8 @@ def test_training_writes_a_usable_model_folder_with_its_log(tmp_path):
     assert [row["epoch"] for row in log] == [1, 2]
     assert all("loss" in row and "val_loss" in row for row in log)
     saved = json.loads((tmp_path / "model.json").read_text())
-    assert saved["temperature"] in TEMPERATURES and saved["correction"] in CORRECTIONS
+    assert saved["temperature"] in TEMPERATURES
+    assert saved["correction"] in CORRECTIONS
     assert len(saved["decode_search"]) == len(TEMPERATURES) * len(CORRECTIONS)
     assert saved == json.loads(json.dumps(info))
     assert {"rmse_ab", "psnr", "delta_colourfulness"} <= set(saved["validation"])
@@ -58,4 +69,5 @@ def test_the_cli_records_the_exact_training_command(monkeypatch):
     monkeypatch.setattr("sys.argv", ["/repo/ml/__main__.py", *argv])
     config = train_config(parser().parse_args(argv))
     assert config.command == "python -m ml train --family regression --epochs 3 --out models/x"
-    assert config.epochs == 3 and config.batch_size == 32  # flags left out keep the defaults
+    assert config.epochs == 3
+    assert config.batch_size == 32  # flags left out keep the defaults

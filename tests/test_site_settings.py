@@ -1,4 +1,5 @@
 """The settings helpers turn bad environment values into ImproperlyConfigured at start-up."""
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -45,7 +46,8 @@ def test_a_required_string_must_be_set(monkeypatch):
 def test_settings_follow_the_issue(settings):
     assert settings.COLORSITE_MAX_UPLOAD_BYTES == 25 * 1024 * 1024
     assert settings.COLORSITE_MAX_PIXELS == 50_000_000
-    assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+    assert settings.CELERY_TASK_ACKS_LATE
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
     assert settings.CELERY_TASK_IGNORE_RESULT
     assert settings.CELERY_TASK_TIME_LIMIT >= 1.2 * settings.CELERY_TASK_SOFT_TIME_LIMIT
     assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > settings.CELERY_TASK_TIME_LIMIT
@@ -59,8 +61,14 @@ def test_model_dir_defaults_to_the_shipped_model(monkeypatch):
     from colorsite.settings import BASE_DIR
 
     env = {"SECRET_KEY": "x", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", "from colorsite import settings; print(settings.COLORSITE_MODEL_DIR)"],
-                         cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", "from colorsite import settings; print(settings.COLORSITE_MODEL_DIR)"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert out == str(BASE_DIR / "models" / "default")
 
 
@@ -70,6 +78,12 @@ def test_secret_key_is_required_outside_debug():
 
     from colorsite.settings import BASE_DIR
 
-    result = subprocess.run([sys.executable, "-c", "import colorsite.settings"], cwd=BASE_DIR,
-                            env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
-    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+    result = subprocess.run(
+        [sys.executable, "-c", "import colorsite.settings"],
+        cwd=BASE_DIR,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr

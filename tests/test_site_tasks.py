@@ -1,4 +1,5 @@
 """The colouring task: claims once, a second run does nothing, deleted photos are skipped, broken files fail."""
+
 from datetime import timedelta
 
 import numpy as np
@@ -8,7 +9,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
 
-from gallery import tasks
+from gallery import recovery, tasks
 from gallery.models import Photo
 from gallery.tasks import colorize_photo
 from ml import color
@@ -25,8 +26,11 @@ def photo(users):
 def test_the_task_colours_a_queued_photo(photo, fake_colorizer, media_root):
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
-    assert photo.status == Photo.DONE and photo.runs == 1 and photo.failure_reason == ""
-    assert photo.model_name.endswith("(fake)") and photo.finished >= photo.started
+    assert photo.status == Photo.DONE
+    assert photo.runs == 1
+    assert photo.failure_reason == ""
+    assert photo.model_name.endswith("(fake)")
+    assert photo.finished >= photo.started
     result = np.asarray(Image.open(media_root / photo.result.name))
     original = np.asarray(Image.open(media_root / photo.original.name))
     assert result.shape == original.shape == (60, 100, 3)
@@ -38,7 +42,9 @@ def test_the_task_colours_a_queued_photo(photo, fake_colorizer, media_root):
 def test_a_photo_is_claimed_once(photo):
     first = Photo.claim(photo.pk, worker="a")
     second = Photo.claim(photo.pk, worker="b")
-    assert first is not None and first.status == Photo.RUNNING and first.worker == "a"
+    assert first is not None
+    assert first.status == Photo.RUNNING
+    assert first.worker == "a"
     assert second is None
 
 
@@ -48,14 +54,18 @@ def test_a_second_run_does_nothing(photo, fake_colorizer):
     result = photo.result.name
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
-    assert len(fake_colorizer.calls) == 1 and photo.runs == 1 and photo.result.name == result
+    assert len(fake_colorizer.calls) == 1
+    assert photo.runs == 1
+    assert photo.result.name == result
 
 
 def test_a_run_while_another_holds_the_photo_does_nothing(photo, fake_colorizer):
     Photo.claim(photo.pk, worker="elsewhere")
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
-    assert not fake_colorizer.calls and photo.status == Photo.RUNNING and photo.worker == "elsewhere"
+    assert not fake_colorizer.calls
+    assert photo.status == Photo.RUNNING
+    assert photo.worker == "elsewhere"
 
 
 def test_a_photo_abandoned_by_a_dead_worker_can_be_claimed_again(photo, settings):
@@ -63,18 +73,22 @@ def test_a_photo_abandoned_by_a_dead_worker_can_be_claimed_again(photo, settings
     long_ago = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     Photo.objects.filter(pk=photo.pk).update(started=long_ago)
     again = Photo.claim(photo.pk, worker="alive")
-    assert again is not None and again.worker == "alive" and again.runs == 2
+    assert again is not None
+    assert again.worker == "alive"
+    assert again.runs == 2
 
 
-def test_photos_abandoned_by_a_dead_worker_are_requeued_once(photo, users, settings,
-                                                             django_capture_on_commit_callbacks):
+def test_photos_abandoned_by_a_dead_worker_are_requeued_once(
+    photo, users, settings, django_capture_on_commit_callbacks
+):
     recent = Photo.create_from_upload(users.owner, "busy.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
     Photo.claim(photo.pk, worker="died")
     Photo.claim(recent.pk, worker="busy")  # still within its time limit: left alone
     long_ago = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     Photo.objects.filter(pk=photo.pk).update(started=long_ago)
     with django_capture_on_commit_callbacks() as callbacks:
-        assert tasks.requeue_abandoned() is None and Photo.requeue_abandoned() == 0
+        assert recovery.requeue_abandoned() == 1
+        assert recovery.requeue_abandoned() == 0
     assert len(callbacks) == 1
     assert Photo.objects.get(pk=photo.pk).status == Photo.QUEUED
     assert Photo.objects.get(pk=recent.pk).status == Photo.RUNNING
@@ -108,7 +122,8 @@ def test_a_missing_file_ends_failed_with_its_reason(photo, fake_colorizer):
     default_storage.delete(photo.original.name)
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
-    assert photo.status == Photo.FAILED and photo.failure_reason.startswith("the stored original cannot be read")
+    assert photo.status == Photo.FAILED
+    assert photo.failure_reason.startswith("the stored original cannot be read")
 
 
 def test_a_missing_model_ends_failed_with_its_reason(photo, settings, tmp_path):
@@ -124,8 +139,9 @@ def test_a_missing_model_ends_failed_with_its_reason(photo, settings, tmp_path):
         tasks.get_colorizer.cache_clear()
     photo.refresh_from_db()
     assert photo.status == Photo.FAILED
-    assert photo.failure_reason.startswith("colouring is not possible right now: the site's colouring model could "
-                                           "not be loaded")
+    assert photo.failure_reason.startswith(
+        "colouring is not possible right now: the site's colouring model could not be loaded"
+    )
 
 
 def test_running_out_of_time_ends_failed(photo, monkeypatch, settings):
@@ -133,6 +149,7 @@ def test_running_out_of_time_ends_failed(photo, monkeypatch, settings):
 
     def too_slow(model_dir):
         raise SoftTimeLimitExceeded()
+
     monkeypatch.setattr(tasks, "get_colorizer", too_slow)
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
@@ -145,6 +162,7 @@ def test_a_storage_error_gives_the_photo_back_and_retries(photo, fake_colorizer,
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
+
     monkeypatch.setattr(Photo, "_store", full_disk)
     with pytest.raises(Retry):
         colorize_photo.apply(args=[str(photo.pk)], throw=True)
@@ -160,13 +178,15 @@ def test_the_model_is_loaded_once_per_process(monkeypatch):
     class Counting:
         def __init__(self, model_dir):
             loads.append(model_dir)
+
     monkeypatch.setattr(ml.inference, "Colorizer", Counting)
     tasks.get_colorizer.cache_clear()
     try:
         first, second = tasks.get_colorizer("/m"), tasks.get_colorizer("/m")
     finally:
         tasks.get_colorizer.cache_clear()
-    assert first is second and loads == ["/m"]
+    assert first is second
+    assert loads == ["/m"]
 
 
 def test_importing_the_task_module_does_not_import_keras():
@@ -176,8 +196,15 @@ def test_importing_the_task_module_does_not_import_keras():
 
     from django.conf import settings
 
-    code = ("import django, sys; django.setup(); import gallery.tasks; "
-            "print('keras' in sys.modules, 'tensorflow' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True,
-                         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.site_settings"})
+    code = (
+        "import django, sys; django.setup(); import gallery.tasks; "
+        "print('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.site_settings"},
+    )
     assert out.stdout.strip() == "False False", out.stderr

@@ -1,4 +1,5 @@
 """Uploads: every rejected kind of file gets its own message; good files are re-encoded by us and queued."""
+
 import io
 
 import numpy as np
@@ -20,6 +21,7 @@ def check(name, data):
 
 # -- the form, one rejected kind at a time ------------------------------------------------------------
 
+
 def test_a_file_over_the_byte_cap_is_refused_with_the_sizes(settings, image_bytes):
     settings.COLORSITE_MAX_UPLOAD_BYTES = 1000
     form, ok = check("big.png", image_bytes("PNG", 200, 200))
@@ -30,12 +32,14 @@ def test_a_file_over_the_byte_cap_is_refused_with_the_sizes(settings, image_byte
 
 def test_an_empty_file_is_refused():
     form, ok = check("empty.jpg", b"")
-    assert not ok and form.error_message() == "the file is empty"
+    assert not ok
+    assert form.error_message() == "the file is empty"
 
 
 def test_a_file_that_is_not_an_image_is_refused():
     form, ok = check("notes.jpg", b"<html><script>alert(1)</script></html>" * 10)
-    assert not ok and form.error_message() == "the file is not an image we can read"
+    assert not ok
+    assert form.error_message() == "the file is not an image we can read"
 
 
 def test_a_format_outside_the_allowlist_is_refused():
@@ -57,35 +61,43 @@ def test_a_decompression_bomb_is_refused_from_its_header():
     buffer = io.BytesIO()
     Image.new("1", (20_000, 10_000)).save(buffer, "PNG")  # 200 megapixels in a few kilobytes
     form, ok = check("bomb.png", buffer.getvalue())
-    assert len(buffer.getvalue()) < 100_000 and not ok
+    assert len(buffer.getvalue()) < 100_000
+    assert not ok
     assert form.error_message() == "the image has far more than 50 megapixels, the limit"
 
 
 def test_a_truncated_jpeg_is_refused(image_bytes):
     data = image_bytes("JPEG", 256, 256)
     form, ok = check("cut.jpg", data[: len(data) // 2])
-    assert not ok and form.error_message().startswith("the image is damaged or truncated")
+    assert not ok
+    assert form.error_message().startswith("the image is damaged or truncated")
 
 
 def test_a_png_header_followed_by_html_is_not_an_image(image_bytes):
     polyglot = image_bytes("PNG")[:33] + b"<html><body>not pixels</body></html>" * 20
     form, ok = check("polyglot.png", polyglot)
-    assert not ok and form.error_message() == "the file is not an image we can read"
+    assert not ok
+    assert form.error_message() == "the file is not an image we can read"
 
 
 def test_a_png_whose_end_is_html_is_refused_by_verify(image_bytes):
     """The header and pixels are fine, so Image.open succeeds; verify() reads on and finds the rest broken."""
     polyglot = image_bytes("PNG")[:-12] + b"<html><body>not pixels</body></html>" * 20
     form, ok = check("polyglot.png", polyglot)
-    assert not ok and form.error_message().startswith("the image is damaged")
+    assert not ok
+    assert form.error_message().startswith("the image is damaged")
 
 
-@pytest.mark.parametrize("fmt, name", [("JPEG", "a.jpg"), ("PNG", "a.png"), ("WEBP", "a.webp"), ("BMP", "a.bmp"),
-                                       ("TIFF", "a.tif"), ("GIF", "a.gif")])
+@pytest.mark.parametrize(
+    "fmt, name",
+    [("JPEG", "a.jpg"), ("PNG", "a.png"), ("WEBP", "a.webp"), ("BMP", "a.bmp"), ("TIFF", "a.tif"), ("GIF", "a.gif")],
+)
 def test_every_allowed_format_is_accepted(fmt, name, image_bytes):
     form, ok = check(name, image_bytes(fmt, 80, 60))
     assert ok, form.errors
-    assert form.image.mode == "RGB" and form.image.size == (80, 60) and form.source_format == fmt
+    assert form.image.mode == "RGB"
+    assert form.image.size == (80, 60)
+    assert form.source_format == fmt
 
 
 def test_exif_orientation_is_applied(image_bytes):
@@ -95,14 +107,20 @@ def test_exif_orientation_is_applied(image_bytes):
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, "JPEG", exif=exif)
     form, ok = check("rotated.jpg", buffer.getvalue())
-    assert ok and form.image.size == (60, 120)
+    assert ok
+    assert form.image.size == (60, 120)
 
 
 # -- the upload page --------------------------------------------------------------------------------------
 
+
 def test_a_batch_keeps_the_good_files_and_names_each_bad_one(owner_client, users, image_bytes):
-    files = [upload_file("good.png", image_bytes("PNG")), upload_file("bad.txt", b"hello world"),
-             upload_file("good2.jpg", image_bytes("JPEG")), upload_file("empty.png", b"")]
+    files = [
+        upload_file("good.png", image_bytes("PNG")),
+        upload_file("bad.txt", b"hello world"),
+        upload_file("good2.jpg", image_bytes("JPEG")),
+        upload_file("empty.png", b""),
+    ]
     response = owner_client.post(reverse("gallery-upload"), {"file": files}, follow=True)
     assert response.status_code == 200
     texts = [str(m) for m in response.context["messages"]]
@@ -112,39 +130,48 @@ def test_a_batch_keeps_the_good_files_and_names_each_bad_one(owner_client, users
     assert sorted(Photo.objects.filter(owner=users.owner).values_list("name", flat=True)) == ["good.png", "good2.jpg"]
 
 
-def test_an_accepted_upload_is_stored_re_encoded_under_our_names(owner_client, users, media_root,
-                                                                  django_capture_on_commit_callbacks):
+def test_an_accepted_upload_is_stored_re_encoded_under_our_names(
+    owner_client, users, media_root, django_capture_on_commit_callbacks
+):
     rgb = make_photo(90, 70, colour=True)
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, "PNG", pnginfo=None)
     with django_capture_on_commit_callbacks() as callbacks:
         owner_client.post(reverse("gallery-upload"), {"file": upload_file("../../etc/passwd.png", buffer.getvalue())})
     photo = Photo.objects.get()
-    assert photo.name == "passwd.png" and photo.status == Photo.QUEUED and photo.owner == users.owner
+    assert photo.name == "passwd.png"
+    assert photo.status == Photo.QUEUED
+    assert photo.owner == users.owner
     assert (photo.width, photo.height, photo.upload_bytes) == (90, 70, len(buffer.getvalue()))
     assert photo.has_colour
     for field in ("original", "thumb", "preview", "grey_preview"):
         name = getattr(photo, field).name
-        assert name.startswith(f"photos/{photo.pk}/") and (media_root / name).is_file()
+        assert name.startswith(f"photos/{photo.pk}/")
+        assert (media_root / name).is_file()
     stored = np.asarray(Image.open(media_root / photo.original.name))
-    assert photo.original.name.endswith(".png") and np.array_equal(stored, rgb)  # lossless source -> PNG
+    assert photo.original.name.endswith(".png")
+    assert np.array_equal(stored, rgb)  # lossless source -> PNG
     assert len(callbacks) == 1  # the colouring task is enqueued only once the transaction commits
 
 
 def test_a_grey_jpeg_is_stored_as_jpeg_and_not_taken_for_colour(owner_client, image_bytes, media_root):
     owner_client.post(reverse("gallery-upload"), {"file": upload_file("old.jpg", image_bytes("JPEG", 300, 200))})
     photo = Photo.objects.get()
-    assert photo.original.name.endswith(".jpg") and not photo.has_colour and not photo.grey_preview
+    assert photo.original.name.endswith(".jpg")
+    assert not photo.has_colour
+    assert not photo.grey_preview
     with Image.open(media_root / photo.thumb.name) as thumb:
         assert max(thumb.size) <= 400
 
 
 def test_the_upload_page_needs_a_login(client):
     response = client.get(reverse("gallery-upload"))
-    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
 
 
 def test_the_upload_page_shows_the_limits(owner_client):
     response = owner_client.get(reverse("gallery-upload"))
     assert response.status_code == 200
-    assert b'type="file" name="file" multiple' in response.content and b"50 megapixels" in response.content
+    assert b'type="file" name="file" multiple' in response.content
+    assert b"50 megapixels" in response.content

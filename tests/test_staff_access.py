@@ -4,6 +4,7 @@ Anonymous -> the login page; an ordinary user -> 403; staff see the dashboard, p
 leaderboards but get 403 on the changes; admins (superusers, or staff holding
 gallery.manage_models) may do everything.
 """
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
@@ -12,6 +13,7 @@ from django.test import Client
 from django.urls import get_resolver, reverse
 from PIL import Image
 
+from gallery import training_runs
 from gallery.models import ModelVersion, Photo
 from gallery.tasks import colorize_photo
 from tests.site_fixtures import make_photo
@@ -51,8 +53,10 @@ def world(make_version, users, fake_colorizer):
 
 def url_for(name: str, world) -> str:
     args = {
-        "staff-version-progress": [world["running"].pk], "staff-version-cancel": [world["running"].pk],
-        "staff-version-activate": [world["old"].pk], "staff-leaderboard": [world["current"].pk],
+        "staff-version-progress": [world["running"].pk],
+        "staff-version-cancel": [world["running"].pk],
+        "staff-version-activate": [world["old"].pk],
+        "staff-leaderboard": [world["current"].pk],
         "staff-leaderboard-picture": [world["current"].pk, "0001"],
         "staff-upload-file": [world["photo"].pk, "result-preview"],
     }
@@ -71,7 +75,7 @@ def test_access(role, name, role_clients, world):
     # Stopping the training run, moving the active model back, or queueing another run would change
     # the world for the next request; each request here runs in a test of its own.
     if name == "staff-train":
-        world["running"].request_cancel()
+        training_runs.request_cancel(world["running"])
         ModelVersion.objects.filter(pk=world["running"].pk).update(state=ModelVersion.CANCELLED)
     data = {key: value for key, value in TINY_RUN.items()} if name == "staff-train" else {}
     response = getattr(role_clients[role], method)(url_for(name, world), data)

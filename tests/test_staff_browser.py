@@ -3,6 +3,7 @@
 Debian's headless Chromium driven by Playwright, on the live test server, with the real
 training worker (tests/staff_fixtures.py); the same pattern as tests/test_site_browser.py.
 """
+
 import re
 import time
 
@@ -56,7 +57,8 @@ def test_an_admin_sees_the_progress_bar_move_during_a_quick_run(admin_page, tmp_
         time.sleep(0.3)
     moved = [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]]
     assert len(moved) >= 4, moved  # the bar moved several times without a reload
-    assert moved == sorted(moved) and moved[-1] > 0.5
+    assert moved == sorted(moved)
+    assert moved[-1] > 0.5
     assert len(epochs & {f"epoch {n} of 4" for n in range(1, 5)}) >= 2, epochs  # "epoch x of y" moved too
     row = page.locator("table.versions tbody tr").first  # newest first
     assert row.locator("td").first.inner_text() == queued.group(1)

@@ -1,4 +1,5 @@
 """The dashboard shows the stored report's figures and pictures; leaderboards follow the stored scores."""
+
 import re
 
 import numpy as np
@@ -23,6 +24,7 @@ def nothing_is_computed(monkeypatch):
 
     def refuse(*args, **kwargs):
         raise AssertionError("a page computed something from a model")
+
     monkeypatch.setattr(ml.inference, "Colorizer", refuse)
     monkeypatch.setattr(ml.evaluate, "evaluate", refuse)
 
@@ -32,18 +34,25 @@ def section(html: str, cls: str) -> str:
     start = html.index(f'class="{cls}')
     tag = html.rfind("<", 0, start)
     name = re.match(r"<(\w+)", html[tag:]).group(1)
-    return html[tag:html.index(f"</{name}>", start)]
+    return html[tag : html.index(f"</{name}>", start)]
 
 
 # -- the dashboard -------------------------------------------------------------------------------------
 
-def test_the_dashboard_shows_every_figure_of_the_report_beside_the_grey_baseline(
-        role_clients, make_version, nothing_is_computed):
+
+def test_the_dashboard_shows_the_report_beside_the_grey_baseline(role_clients, make_version, nothing_is_computed):
     report = fake_report(12)
     version = make_version("v1", active=True, report=report)
     html = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
-    formats = {"rmse_ab": "{:.2f}", "psnr": "{:.2f}", "ssim": "{:.3f}", "colourfulness": "{:.2f}",
-               "colourfulness_true": "{:.2f}", "delta_colourfulness": "{:.2f}", "auc": "{:.3f}"}
+    formats = {
+        "rmse_ab": "{:.2f}",
+        "psnr": "{:.2f}",
+        "ssim": "{:.3f}",
+        "colourfulness": "{:.2f}",
+        "colourfulness_true": "{:.2f}",
+        "delta_colourfulness": "{:.2f}",
+        "auc": "{:.3f}",
+    }
     for key, fmt in formats.items():
         row = re.search(rf'<tr data-metric="{key}">.*?</tr>', html).group(0)
         assert f'<td class="model">{fmt.format(report["summary"]["model"][key])}</td>' in row
@@ -67,9 +76,10 @@ def test_the_histogram_counts_every_test_photo_once(role_clients, make_version):
     make_version("v1", active=True, report=report)
     html = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
     bars = section(html, "chart chart-histogram")
-    for series, key in (("model", "model"), ("grey", "grey")):
+    for series in ("model", "grey"):
         counts = [int(c) for c in re.findall(rf'data-series="{series}" data-count="(\d+)"', bars)]
-        assert sum(counts) == 12 and len(counts) == ModelVersion.HISTOGRAM_BINS
+        assert sum(counts) == 12
+        assert len(counts) == ModelVersion.HISTOGRAM_BINS
     # the bars match an independent count of the stored per-image RMSE_ab
     edges = np.linspace(0, max(max(r[k]["rmse_ab"] for r in report["rows"]) for k in ("model", "grey")), 21)
     expected = np.histogram([r["model"]["rmse_ab"] for r in report["rows"]], edges)[0].tolist()
@@ -83,12 +93,14 @@ def test_two_versions_side_by_side(role_clients, make_version):
     reports = re.findall(r'<article class="version-report" data-version="([0-9a-f-]+)"', html)
     assert reports == [str(a.pk), str(b.pk)]
     for v in (a, b):
-        assert f'{v.summary["model"]["rmse_ab"]:.2f}' in html
-    assert html.count("chart chart-curves") == 2 and html.count("chart chart-histogram") == 2
+        assert f"{v.summary['model']['rmse_ab']:.2f}" in html
+    assert html.count("chart chart-curves") == 2
+    assert html.count("chart chart-histogram") == 2
 
 
 def test_the_dashboard_reads_no_per_image_rows_and_a_few_queries(
-        role_clients, make_version, django_assert_max_num_queries):
+    role_clients, make_version, django_assert_max_num_queries
+):
     for i in range(5):
         make_version(f"v{i}", active=i == 0)
     client = role_clients["staff"]
@@ -104,18 +116,24 @@ def test_only_admins_see_the_training_form_and_buttons(role_clients, make_versio
     staff = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
     admin = role_clients["admin"].get(reverse("staff-dashboard")).content.decode()
     for marker in ('action="' + reverse("staff-train") + '"', "Activate</button>"):
-        assert marker not in staff and marker in admin
+        assert marker not in staff
+        assert marker in admin
 
 
 def test_a_run_in_progress_shows_its_progress_bar(role_clients, make_version):
     make_version("a", active=True)
-    run = make_version("run", state=ModelVersion.TRAINING,
-                       progress={"stage": "epoch", "epoch": 2, "epochs_done": 2, "epochs": 4, "loss": 2.5,
-                                 "val_loss": 3.0})
+    run = make_version(
+        "run",
+        state=ModelVersion.TRAINING,
+        progress={"stage": "epoch", "epoch": 2, "epochs_done": 2, "epochs": 4, "loss": 2.5, "val_loss": 3.0},
+    )
     html = role_clients["admin"].get(reverse("staff-dashboard")).content.decode()
     bar = section(html, "run")
     assert f'data-progress-url="{reverse("staff-version-progress", args=[run.pk])}"' in bar
-    assert 'value="0.435"' in bar and "epoch 2 of 4" in bar and "2.500" in bar and "3.000" in bar
+    assert 'value="0.435"' in bar
+    assert "epoch 2 of 4" in bar
+    assert "2.500" in bar
+    assert "3.000" in bar
     assert reverse("staff-version-cancel", args=[run.pk]) in bar
 
 
@@ -130,10 +148,12 @@ def test_nice_ticks_cover_the_range_with_round_steps():
 def test_a_version_without_log_or_report_says_so(role_clients, make_version):
     make_version("bare", active=True, train_log=[], report={"rows": [], "summary": {"model": {}, "grey": {}}})
     html = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
-    assert "No training log for this version." in html and "No evaluation report for this version." in html
+    assert "No training log for this version." in html
+    assert "No evaluation report for this version." in html
 
 
 # -- leaderboards ----------------------------------------------------------------------------------------
+
 
 def ranked_files(html: str, board: str) -> list[str]:
     return re.findall(r'<li data-file="([^"]+)"', section(html, f"board board-{board}"))
@@ -147,15 +167,19 @@ METRICS = {  # independent of ml.leaderboard: the score of a row and whether hig
 
 
 @pytest.mark.parametrize("metric", sorted(METRICS))
-def test_leaderboard_order_equals_the_order_of_the_stored_scores(role_clients, make_version, settings, metric,
-                                                                nothing_is_computed):
+def test_leaderboard_order_equals_the_order_of_the_stored_scores(
+    role_clients, make_version, settings, metric, nothing_is_computed
+):
     settings.COLORSITE_LEADERBOARD_SIZE = 5
     version = make_version("v1", active=True, report=fake_report(12, seed=3))
     rows = version.evaluation["rows"]
     score, higher = METRICS[metric]
     ordered = [r["file"] for r in sorted(rows, key=lambda r: score(r["model"]), reverse=higher)]
-    html = role_clients["staff"].get(reverse("staff-leaderboard", args=[version.pk]),
-                                     {"metric": metric, "n": 4}).content.decode()
+    html = (
+        role_clients["staff"]
+        .get(reverse("staff-leaderboard", args=[version.pk]), {"metric": metric, "n": 4})
+        .content.decode()
+    )
     assert ranked_files(html, "best") == ordered[:4]
     assert ranked_files(html, "worst") == ordered[::-1][:4]
     scores = [float(s) for s in re.findall(r'data-score="([^"]+)"', section(html, "board board-best"))]
@@ -174,7 +198,8 @@ def test_a_leaderboard_asks_for_its_pictures_once(role_clients, make_version, dj
     url = reverse("staff-leaderboard", args=[version.pk])
     with django_capture_on_commit_callbacks() as callbacks:
         html = role_clients["staff"].get(url).content.decode()
-    assert len(callbacks) == 1 and "being drawn" in html
+    assert len(callbacks) == 1
+    assert "being drawn" in html
     assert ModelVersion.objects.get(pk=version.pk).pictures_state == ModelVersion.PICTURES_QUEUED
     with django_capture_on_commit_callbacks() as callbacks:
         role_clients["staff"].get(url)
@@ -188,12 +213,14 @@ def test_pictures_are_drawn_once_and_served_from_storage(role_clients, make_vers
     version.refresh_from_db()
     # the best and worst 2 by each metric, every one drawn once
     expected = {row["file"] for metric in METRICS for rows in version.ranked(metric, 2) for row in rows}
-    assert set(version.pictures) == expected and version.pictures_state == ModelVersion.PICTURES_READY
+    assert set(version.pictures) == expected
+    assert version.pictures_state == ModelVersion.PICTURES_READY
     html = role_clients["staff"].get(reverse("staff-leaderboard", args=[version.pk]), {"n": 2}).content.decode()
     first = ranked_files(html, "best")[0]
     src = re.search(rf'<li data-file="{first}"[^>]*>\s*<img src="([^"]+)"', html).group(1)
     response = role_clients["staff"].get(src)
-    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
     with Image.open(media_root / version.pictures[first]) as picture:
         assert picture.size == (3 * 150 + 8, 150)  # grey | prediction | target, 4 px apart
     assert role_clients["staff"].get(reverse("staff-leaderboard-picture", args=[version.pk, "nope"])).status_code == 404
@@ -216,13 +243,19 @@ def test_colour_uploads_are_ranked_by_their_own_scores(role_clients, make_versio
         colorize_photo(str(photo.pk))
     Photo.objects.filter(name="c4.png").update(model_version=other)  # coloured by another version: left out
     done = [p for p in Photo.objects.filter(model_version=version)]
-    assert len(done) == 4 and all(p.rmse_ab is not None for p in done)
+    assert len(done) == 4
+    assert all(p.rmse_ab is not None for p in done)
     score, higher = METRICS[metric]
     ordered = [p.pk for p in sorted(done, key=lambda p: score(vars(p)), reverse=higher)]
-    html = role_clients["staff"].get(reverse("staff-leaderboard", args=[version.pk]),
-                                     {"metric": metric, "n": 3}).content.decode()
+    html = (
+        role_clients["staff"]
+        .get(reverse("staff-leaderboard", args=[version.pk]), {"metric": metric, "n": 3})
+        .content.decode()
+    )
     best = re.findall(r'<li data-photo="([0-9a-f-]+)"', section(html, "board board-uploads-best"))
     worst = re.findall(r'<li data-photo="([0-9a-f-]+)"', section(html, "board board-uploads-worst"))
-    assert best == [str(pk) for pk in ordered[:3]] and worst == [str(pk) for pk in ordered[::-1][:3]]
+    assert best == [str(pk) for pk in ordered[:3]]
+    assert worst == [str(pk) for pk in ordered[::-1][:3]]
     grey = reverse("staff-upload-file", args=[ordered[0], "grey"])
-    assert grey in html and role_clients["staff"].get(grey).status_code == 200
+    assert grey in html
+    assert role_clients["staff"].get(grey).status_code == 200

@@ -4,6 +4,7 @@ queue trains and evaluates it, and activating it changes what the real colouring
 Nothing is mocked: the engine trains (1 epoch on 16 photos) and evaluates on 8 test photos
 (COLORSITE_EVAL_EXAMPLES, set for the worker by tests/staff_fixtures.py: training_worker).
 """
+
 import pytest
 from django.urls import reverse
 from PIL import Image
@@ -26,56 +27,68 @@ def admin_client(client, users):
 
 def start_run(client, **changes) -> ModelVersion:
     response = client.post(reverse("staff-train"), {**TINY_RUN, **changes})
-    assert response.status_code == 302 and response["Location"] == reverse("staff-dashboard")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("staff-dashboard")
     return ModelVersion.objects.get(state__in=ModelVersion.IN_PROGRESS)
 
 
 def colour_a_photo(users, index: int) -> Photo:
-    photo = Photo.create_from_upload(users.owner, f"old{index}.png", Image.fromarray(real_grey_photo(index, 320)),
-                                     "PNG", 1)
+    photo = Photo.create_from_upload(
+        users.owner, f"old{index}.png", Image.fromarray(real_grey_photo(index, 320)), "PNG", 1
+    )
     wait_for(lambda: Photo.objects.get(pk=photo.pk).is_final, timeout=300, message="the photo to be coloured")
     photo.refresh_from_db()
     assert photo.status == Photo.DONE, photo.failure_reason
     return photo
 
 
-def test_an_admin_trains_a_version_through_the_page_and_activating_it_changes_the_colouring(
-        real_training, real_workers, admin_client, users):
+def test_a_version_trained_from_the_page_colours_once_activated(real_training, real_workers, admin_client, users):
     shipped = ModelVersion.active()
-    assert shipped is not None and shipped.number == 1  # registered by migrate, no manual step
+    assert shipped is not None
+    assert shipped.number == 1  # registered by migrate, no manual step
     log_start = len(real_training.log("trainer"))  # the session-wide worker may hold other tests' crashes
 
     version = wait_until_final(start_run(admin_client))
     assert version.state == ModelVersion.READY, (version.failure_reason, real_training.log("trainer")[-3000:])
-    assert version.created_by == users.superuser and version.path.parent == real_training.models_root
+    assert version.created_by == users.superuser
+    assert version.path.parent == real_training.models_root
     assert {"model.keras", "model.json", "train_log.json", "evaluation.json"} <= set(model_files(version.path))
     # its training log ...
     assert [row["epoch"] for row in version.train_log] == [1]
-    assert version.train_log[0]["loss"] > 0 and version.train_log[0]["val_loss"] > 0
+    assert version.train_log[0]["loss"] > 0
+    assert version.train_log[0]["val_loss"] > 0
     # ... and its full evaluation report on the test split, beside the grey baseline
-    assert version.summary["images"] == EVAL_EXAMPLES and len(version.evaluation["rows"]) == EVAL_EXAMPLES
+    assert version.summary["images"] == EVAL_EXAMPLES
+    assert len(version.evaluation["rows"]) == EVAL_EXAMPLES
     for side in ("model", "grey"):
         assert set(REPORT_KEYS) <= set(version.summary[side])
-    assert 0 < version.summary["model"]["rmse_ab"] < 100 and 5 < version.summary["grey"]["psnr"] < 60
-    assert version.training_parameters["max_examples"] == 16 and version.parameter_count > 0
+    assert 0 < version.summary["model"]["rmse_ab"] < 100
+    assert 5 < version.summary["grey"]["psnr"] < 60
+    assert version.training_parameters["max_examples"] == 16
+    assert version.parameter_count > 0
     assert ModelVersion.active() == shipped  # ready is not active: an admin decides
 
     page = admin_client.get(reverse("staff-dashboard"), {"a": version.pk}).content.decode()
     assert f'<td class="model">{version.summary["model"]["rmse_ab"]:.2f}</td>' in page
 
     # the training worker draws the leaderboard pictures once, into media
-    wait_for(lambda: ModelVersion.objects.get(pk=version.pk).pictures_state == ModelVersion.PICTURES_READY,
-             timeout=120, message="the leaderboard pictures")
+    wait_for(
+        lambda: ModelVersion.objects.get(pk=version.pk).pictures_state == ModelVersion.PICTURES_READY,
+        timeout=120,
+        message="the leaderboard pictures",
+    )
     version.refresh_from_db()
     best, _ = version.ranked("rmse_ab", 1)
     picture = admin_client.get(reverse("staff-leaderboard-picture", args=[version.pk, best[0]["file"][:-4]]))
-    assert picture.status_code == 200 and picture["Content-Type"] == "image/jpeg"
+    assert picture.status_code == 200
+    assert picture["Content-Type"] == "image/jpeg"
 
     # one click: the real colouring workers use the new version from their next photo, no restart
     assert admin_client.post(reverse("staff-version-activate", args=[version.pk])).status_code == 302
     assert ModelVersion.active() == version
     photo = colour_a_photo(users, 20)
-    assert photo.model_version == version and photo.model_name.startswith(f"{version.label} (")
+    assert photo.model_version == version
+    assert photo.model_name.startswith(f"{version.label} (")
 
     # and another brings the shipped model back
     assert admin_client.post(reverse("staff-rollback")).status_code == 302
@@ -87,8 +100,11 @@ def test_an_admin_trains_a_version_through_the_page_and_activating_it_changes_th
 def test_cancelling_a_run_leaves_the_active_version_unchanged(real_training, real_workers, admin_client, users):
     active = ModelVersion.active()
     version = start_run(admin_client, epochs=200)
-    wait_for(lambda: ModelVersion.objects.get(pk=version.pk).progress.get("stage") in ("batch", "epoch"),
-             timeout=180, message="the run to be training")
+    wait_for(
+        lambda: ModelVersion.objects.get(pk=version.pk).progress.get("stage") in ("batch", "epoch"),
+        timeout=180,
+        message="the run to be training",
+    )
     assert admin_client.post(reverse("staff-version-cancel", args=[version.pk])).status_code == 302
     version = wait_until_final(version, timeout=180)
     assert version.state == ModelVersion.CANCELLED, version.failure_reason

@@ -1,6 +1,7 @@
 """Model versions: registration of the shipped model, one active version, activation and rollback,
 workers following the active version, and training runs (with a stand-in engine; the real one
 runs in tests/test_staff_real.py)."""
+
 import json
 import time
 from pathlib import Path
@@ -11,9 +12,10 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from PIL import Image
 
-from gallery import tasks
+from gallery import tasks, training_runs
 from gallery.models import ModelVersion, Photo
 from gallery.staff_forms import FAMILIES, WORKING_SIZES, TrainingForm
+from gallery.staff_progress import progress_report
 from tests.site_fixtures import FakeColorizer, make_photo
 from tests.staff_fixtures import FAKE_LOG, TINY_RUN, fake_report
 
@@ -23,8 +25,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 def model_folder(folder: Path, *, report: bool = True, log: bool = True) -> Path:
     """A model folder in the shipped format; the network file is a placeholder (nothing loads it here)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.json").write_text(json.dumps({"family": "classification", "parameters": 98765,
-                                                   "config": {"epochs": 14, "crop": 128, "out": "x"}}))
+    (folder / "model.json").write_text(
+        json.dumps({"family": "classification", "parameters": 98765, "config": {"epochs": 14, "crop": 128, "out": "x"}})
+    )
     (folder / "model.keras").write_bytes(b"k" * 1000)
     if log:
         (folder / "train_log.json").write_text(json.dumps(FAKE_LOG))
@@ -35,6 +38,7 @@ def model_folder(folder: Path, *, report: bool = True, log: bool = True) -> Path
 
 # -- the shipped model is the first version, with no manual step -------------------------------------
 
+
 def test_migrate_registers_the_shipped_model_as_the_first_active_version(settings, tmp_path):
     settings.COLORSITE_MODEL_DIR = model_folder(tmp_path / "default")
     ModelVersion.objects.all().delete()
@@ -42,32 +46,36 @@ def test_migrate_registers_the_shipped_model_as_the_first_active_version(setting
     version = ModelVersion.objects.get()
     report = fake_report(9)
     assert (version.number, version.label, version.state, version.is_active) == (1, "default", "ready", True)
-    assert version.path == tmp_path / "default" and version.family == "classification"
-    assert version.parameter_count == 98765 and version.size_bytes == 1000
+    assert version.path == tmp_path / "default"
+    assert version.family == "classification"
+    assert version.parameter_count == 98765
+    assert version.size_bytes == 1000
     assert version.training_parameters == {"epochs": 14, "crop": 128}
     assert version.train_log == FAKE_LOG
     assert version.summary["model"] == pytest.approx(report["summary"]["model"])
     assert version.summary["grey"]["rmse_ab"] == pytest.approx(report["summary"]["grey"]["rmse_ab"])
-    assert len(version.evaluation["rows"]) == 9 and sum(version.summary["histogram"]["model"]) == 9
+    assert len(version.evaluation["rows"]) == 9
+    assert sum(version.summary["histogram"]["model"]) == 9
     call_command("migrate", verbosity=0)
     assert ModelVersion.objects.count() == 1  # registered once
 
 
 def test_a_folder_inside_the_checkout_is_stored_relative_to_it(settings):
-    from gallery.models import _stored_directory
+    from gallery.models.versions import stored_directory
 
-    assert _stored_directory(Path(settings.BASE_DIR) / "models" / "default") == "models/default"
-    assert _stored_directory(Path("/srv/models/x")) == "/srv/models/x"
+    assert stored_directory(Path(settings.BASE_DIR) / "models" / "default") == "models/default"
+    assert stored_directory(Path("/srv/models/x")) == "/srv/models/x"
 
 
-def test_nothing_is_registered_until_the_model_is_there_and_its_report_follows(settings, tmp_path):
+def test_nothing_is_registered_before_the_model_and_its_report_follows(settings, tmp_path):
     folder = tmp_path / "default"
     settings.COLORSITE_MODEL_DIR = folder
     ModelVersion.objects.all().delete()
     assert ModelVersion.register_default() is None
     model_folder(folder, report=False)
     version = ModelVersion.register_default()
-    assert version.is_active and version.summary == {}
+    assert version.is_active
+    assert version.summary == {}
     (folder / "evaluation.json").write_text(json.dumps(fake_report(5)))
     ModelVersion.register_default()
     version.refresh_from_db()
@@ -78,12 +86,16 @@ def test_a_shipped_model_that_arrives_late_joins_without_taking_over(settings, t
     trained = make_version("v1", active=True)  # trained from the page before the shipped model was there
     settings.COLORSITE_MODEL_DIR = model_folder(tmp_path / "default")
     shipped = ModelVersion.register_default()
-    assert shipped.number == 2 and shipped.state == ModelVersion.READY and not shipped.is_active
+    assert shipped.number == 2
+    assert shipped.state == ModelVersion.READY
+    assert not shipped.is_active
     assert ModelVersion.active() == trained
-    assert ModelVersion.register_default() == shipped and ModelVersion.objects.count() == 2
+    assert ModelVersion.register_default() == shipped
+    assert ModelVersion.objects.count() == 2
 
 
 # -- exactly one active version; activation and rollback ---------------------------------------------
+
 
 def test_the_database_refuses_a_second_active_version(make_version):
     make_version("a", active=True)
@@ -95,12 +107,18 @@ def test_the_database_refuses_a_second_active_version(make_version):
 def test_activation_and_rollback_walk_back_through_the_versions(make_version):
     a = make_version("a", active=True)
     b, c = make_version("b"), make_version("c")
-    assert b.activate() and c.activate()
-    assert ModelVersion.active() == c and ModelVersion.objects.filter(is_active=True).count() == 1
-    assert ModelVersion.rollback() == b and ModelVersion.active() == b
-    assert ModelVersion.rollback() == a and ModelVersion.active() == a
-    assert ModelVersion.rollback() is None and ModelVersion.active() == a
-    assert c.activate() and ModelVersion.objects.get(pk=c.pk).previous == a  # c now replaces a
+    assert b.activate()
+    assert c.activate()
+    assert ModelVersion.active() == c
+    assert ModelVersion.objects.filter(is_active=True).count() == 1
+    assert ModelVersion.rollback() == b
+    assert ModelVersion.active() == b
+    assert ModelVersion.rollback() == a
+    assert ModelVersion.active() == a
+    assert ModelVersion.rollback() is None
+    assert ModelVersion.active() == a
+    assert c.activate()
+    assert ModelVersion.objects.get(pk=c.pk).previous == a  # c now replaces a
 
 
 def test_only_a_ready_version_can_be_activated(make_version):
@@ -112,6 +130,7 @@ def test_only_a_ready_version_can_be_activated(make_version):
 
 # -- workers colour with the active version, from the next photo ------------------------------------
 
+
 @pytest.fixture
 def loaded(monkeypatch):
     """Replaces the model loader: records which folder each photo was coloured with."""
@@ -120,6 +139,7 @@ def loaded(monkeypatch):
     def load(model_dir):
         folders.append(model_dir)
         return FakeColorizer()
+
     monkeypatch.setattr(tasks, "get_colorizer", load)
     return folders
 
@@ -136,19 +156,24 @@ def test_each_photo_is_coloured_by_the_active_version_and_records_it(users, make
     a = make_version("a", active=True)
     b = make_version("b")
     first = colour_one(users)
-    assert first.model_version == a and first.model_name == "a (fake)"
+    assert first.model_version == a
+    assert first.model_name == "a (fake)"
     b.activate()  # no restart: the next photo reads the active version
     second = colour_one(users, colour=True)
-    assert second.model_version == b and second.model_name == "b (fake)"
+    assert second.model_version == b
+    assert second.model_name == "b (fake)"
     assert loaded == [str(a.path), str(b.path)]
-    assert second.rmse_ab is not None and second.rmse_ab > 0  # colour uploads are scored, RMSE_ab included
+    assert second.rmse_ab is not None
+    assert second.rmse_ab > 0  # colour uploads are scored, RMSE_ab included
 
 
 def test_with_no_version_the_worker_uses_the_model_folder_setting(users, settings, tmp_path, loaded):
     ModelVersion.objects.all().delete()
     settings.COLORSITE_MODEL_DIR = tmp_path / "m"
     photo = colour_one(users)
-    assert photo.model_version is None and loaded == [str(tmp_path / "m")] and photo.model_name == "m (fake)"
+    assert photo.model_version is None
+    assert loaded == [str(tmp_path / "m")]
+    assert photo.model_name == "m (fake)"
 
 
 def test_a_worker_keeps_at_most_two_models_loaded(monkeypatch):
@@ -167,6 +192,7 @@ def test_a_worker_keeps_at_most_two_models_loaded(monkeypatch):
 
 
 # -- training runs, with a stand-in engine ----------------------------------------------------------
+
 
 class FakeEngine:
     """Stands in for ml.train.train and ml.evaluate.evaluate: writes the files, reports progress."""
@@ -187,13 +213,13 @@ class FakeEngine:
         log = []
         for epoch in range(1, self.epochs + 1):
             progress({"stage": "batch", "epoch": epoch, "epochs": self.epochs, "batch": 1, "batches": 4, "loss": 3.0})
-            self.fractions.append(ModelVersion.objects.get(pk=version.pk).progress_report()["fraction"])
+            self.fractions.append(progress_report(ModelVersion.objects.get(pk=version.pk))["fraction"])
             log.append({"epoch": epoch, "loss": 3.0 - epoch / 10, "val_loss": 3.5 - epoch / 20, "seconds": 1.0})
             (out / "train_log.json").write_text(json.dumps(log))
             if self.on_epoch:
                 self.on_epoch(epoch, version)
             progress({"stage": "epoch", "epoch": epoch, "epochs": self.epochs, "logs": log[-1]})
-            self.fractions.append(ModelVersion.objects.get(pk=version.pk).progress_report()["fraction"])
+            self.fractions.append(progress_report(ModelVersion.objects.get(pk=version.pk))["fraction"])
             if self.fail and epoch == self.fail:
                 raise RuntimeError("out of memory")
         (out / "model.keras").write_bytes(b"k" * 321)
@@ -224,13 +250,15 @@ def engine(monkeypatch, settings, tmp_path):
 
 def queue_run(users, django_capture_on_commit_callbacks, **changes) -> ModelVersion:
     with django_capture_on_commit_callbacks() as callbacks:  # not sent to the broker: run by hand below
-        version = ModelVersion.start_training({**TINY_RUN, **changes}, created_by=users.superuser)
-    assert version is not None and len(callbacks) == 1
+        version = training_runs.start({**TINY_RUN, **changes}, created_by=users.superuser)
+    assert version is not None
+    assert len(callbacks) == 1
     return version
 
 
-def test_a_run_trains_evaluates_and_ends_ready_without_touching_the_active_model(
-        users, make_version, engine, django_capture_on_commit_callbacks):
+def test_a_run_ends_ready_without_touching_the_active_model(
+    users, make_version, engine, django_capture_on_commit_callbacks
+):
     active = make_version("shipped", active=True)
     version = queue_run(users, django_capture_on_commit_callbacks, epochs=2)
     assert (version.state, version.label, version.created_by) == ("queued", "v2", users.superuser)
@@ -238,17 +266,22 @@ def test_a_run_trains_evaluates_and_ends_ready_without_touching_the_active_model
     version.refresh_from_db()
     assert version.state == ModelVersion.READY, version.failure_reason
     config = engine.configs[0]
-    assert Path(config.out) == version.path and version.path.parent == engine_root(engine)
+    assert Path(config.out) == version.path
+    assert version.path.parent == engine_root(engine)
     assert (config.epochs, config.crop, config.filters, config.depth, config.max_examples) == (2, 64, 4, 1, 16)
     assert config.command.startswith("python -m ml train --family classification --epochs 2")
     assert engine.evaluations == [8]  # COLORSITE_EVAL_EXAMPLES test photos
-    assert [row["epoch"] for row in version.train_log] == [1, 2] and version.train_log[1]["val_loss"] == 3.4
-    assert version.summary["images"] == 8 and len(version.evaluation["rows"]) == 8
-    assert version.size_bytes == 321 and version.parameter_count == 555
+    assert [row["epoch"] for row in version.train_log] == [1, 2]
+    assert version.train_log[1]["val_loss"] == 3.4
+    assert version.summary["images"] == 8
+    assert len(version.evaluation["rows"]) == 8
+    assert version.size_bytes == 321
+    assert version.parameter_count == 555
     assert version.pictures_state == ModelVersion.PICTURES_QUEUED  # pictures drawn next, by a task
-    assert version.progress_report()["fraction"] == 1.0
+    assert progress_report(version)["fraction"] == 1.0
     assert ModelVersion.active() == active
-    assert engine.fractions == sorted(engine.fractions) and 0 < engine.fractions[0] < engine.fractions[-1] < 1
+    assert engine.fractions == sorted(engine.fractions)
+    assert 0 < engine.fractions[0] < engine.fractions[-1] < 1
 
 
 def engine_root(engine):
@@ -258,10 +291,11 @@ def engine_root(engine):
 
 
 def test_cancelling_a_training_run_stops_it_and_leaves_the_active_model(
-        users, make_version, engine, django_capture_on_commit_callbacks):
+    users, make_version, engine, django_capture_on_commit_callbacks
+):
     active = make_version("shipped", active=True)
     version = queue_run(users, django_capture_on_commit_callbacks, epochs=5)
-    engine.on_epoch = lambda epoch, v: epoch == 2 and v.request_cancel()  # the admin clicks during epoch 2
+    engine.on_epoch = lambda epoch, v: epoch == 2 and training_runs.request_cancel(v)  # the admin clicks during epoch 2
     tasks.train_model_version(str(version.pk))
     version.refresh_from_db()
     assert version.state == ModelVersion.CANCELLED
@@ -272,38 +306,46 @@ def test_cancelling_a_training_run_stops_it_and_leaves_the_active_model(
 
 
 def test_cancelling_a_queued_run_cancels_it_before_it_starts(
-        users, make_version, engine, django_capture_on_commit_callbacks):
+    users, make_version, engine, django_capture_on_commit_callbacks
+):
     make_version("shipped", active=True)
     version = queue_run(users, django_capture_on_commit_callbacks)
-    assert version.request_cancel()
+    assert training_runs.request_cancel(version)
     tasks.train_model_version(str(version.pk))  # the task arrives later and does nothing
     version.refresh_from_db()
-    assert version.state == ModelVersion.CANCELLED and engine.configs == []
-    assert not version.request_cancel()  # nothing left to cancel
+    assert version.state == ModelVersion.CANCELLED
+    assert engine.configs == []
+    assert not training_runs.request_cancel(version)  # nothing left to cancel
 
 
 def test_a_failed_run_records_why_and_leaves_the_active_model(
-        users, make_version, engine, django_capture_on_commit_callbacks):
+    users, make_version, engine, django_capture_on_commit_callbacks
+):
     active = make_version("shipped", active=True)
     engine.fail = 1
     version = queue_run(users, django_capture_on_commit_callbacks)
     tasks.train_model_version(str(version.pk))
     version.refresh_from_db()
-    assert version.state == ModelVersion.FAILED and version.failure_reason == "RuntimeError: out of memory"
-    assert not version.path.exists() and ModelVersion.active() == active
+    assert version.state == ModelVersion.FAILED
+    assert version.failure_reason == "RuntimeError: out of memory"
+    assert not version.path.exists()
+    assert ModelVersion.active() == active
 
 
-def test_a_cancel_during_evaluation_still_cancels(users, make_version, engine, django_capture_on_commit_callbacks,
-                                                  monkeypatch):
+def test_a_cancel_during_evaluation_still_cancels(
+    users, make_version, engine, django_capture_on_commit_callbacks, monkeypatch
+):
     active = make_version("shipped", active=True)
     version = queue_run(users, django_capture_on_commit_callbacks)
     evaluate = engine.evaluate
 
     def evaluate_then_cancel(model_dir, **kwargs):
         report = evaluate(model_dir, **kwargs)
-        ModelVersion.objects.get(pk=version.pk).request_cancel()
+        training_runs.request_cancel(ModelVersion.objects.get(pk=version.pk))
         return report
+
     import ml.evaluate
+
     monkeypatch.setattr(ml.evaluate, "evaluate", evaluate_then_cancel)
     tasks.train_model_version(str(version.pk))
     assert ModelVersion.objects.get(pk=version.pk).state == ModelVersion.CANCELLED
@@ -312,7 +354,7 @@ def test_a_cancel_during_evaluation_still_cancels(users, make_version, engine, d
 
 def test_one_run_at_a_time(users, make_version, engine, django_capture_on_commit_callbacks, role_clients):
     queue_run(users, django_capture_on_commit_callbacks)
-    assert ModelVersion.start_training(TINY_RUN, created_by=users.superuser) is None
+    assert training_runs.start(TINY_RUN, created_by=users.superuser) is None
     response = role_clients["admin"].post(reverse("staff-train"), TINY_RUN, follow=True)
     assert "already queued or in progress" in response.content.decode()
     assert ModelVersion.objects.filter(state__in=ModelVersion.IN_PROGRESS).count() == 1
@@ -333,7 +375,7 @@ def test_a_run_whose_worker_died_is_marked_failed(make_version, settings):
     stale = timezone.now() - timedelta(seconds=settings.COLORSITE_TRAINING_STALE_AFTER + 5)
     dead = make_version("dead", state=ModelVersion.TRAINING, heartbeat=stale)
     alive = make_version("alive", state=ModelVersion.TRAINING, heartbeat=timezone.now())
-    assert ModelVersion.fail_abandoned() == 1
+    assert training_runs.fail_abandoned() == 1
     assert ModelVersion.objects.get(pk=dead.pk).state == ModelVersion.FAILED
     assert ModelVersion.objects.get(pk=alive.pk).state == ModelVersion.TRAINING
 
@@ -344,32 +386,47 @@ def test_a_run_whose_process_died_is_marked_failed_at_once(make_version, tmp_pat
     active = make_version("shipped", active=True)
     run = make_version("run", state=ModelVersion.TRAINING, directory=str(tmp_path / "run"))
     (tmp_path / "run").mkdir()
-    tasks.fail_run_of_lost_process(sender=tasks.train_model_version, exception=WorkerLostError("signal 9"),
-                                   args=[str(run.pk)])
+    tasks.fail_run_of_lost_process(
+        sender=tasks.train_model_version, exception=WorkerLostError("signal 9"), args=[str(run.pk)]
+    )
     run.refresh_from_db()
-    assert run.state == ModelVersion.FAILED and "WorkerLostError" in run.failure_reason
-    assert not (tmp_path / "run").exists() and ModelVersion.active() == active
+    assert run.state == ModelVersion.FAILED
+    assert "WorkerLostError" in run.failure_reason
+    assert not (tmp_path / "run").exists()
+    assert ModelVersion.active() == active
 
 
 def test_progress_shows_epochs_losses_and_time_left(make_version):
     version = make_version("run", state=ModelVersion.TRAINING)
-    version.progress = {"stage": "batch", "epoch": 2, "epochs_done": 1, "epochs": 4, "batch": 2, "batches": 4,
-                        "loss": 2.5, "val_loss": 3.1, "training_since": time.time() - 60}
-    report = version.progress_report()
+    version.progress = {
+        "stage": "batch",
+        "epoch": 2,
+        "epochs_done": 1,
+        "epochs": 4,
+        "batch": 2,
+        "batches": 4,
+        "loss": 2.5,
+        "val_loss": 3.1,
+        "training_since": time.time() - 60,
+    }
+    report = progress_report(version)
     assert report["fraction"] == pytest.approx(0.02 + 0.83 * 1.5 / 4, abs=1e-3)
     assert report["eta_seconds"] == pytest.approx(60 * 2.5 / 1.5, abs=2)  # 1.5 of 4 epochs took a minute
     assert (report["epoch"], report["epochs"], report["loss"], report["val_loss"]) == (2, 4, 2.5, 3.1)
 
 
 def test_the_progress_endpoint_returns_the_report(role_clients, make_version):
-    version = make_version("run", state=ModelVersion.TRAINING, progress={"stage": "epoch", "epoch": 2, "epochs_done": 2,
-                                                                           "epochs": 4})
+    version = make_version(
+        "run", state=ModelVersion.TRAINING, progress={"stage": "epoch", "epoch": 2, "epochs_done": 2, "epochs": 4}
+    )
     data = role_clients["staff"].get(reverse("staff-version-progress", args=[version.pk])).json()
-    assert data["state"] == "training" and (data["epoch"], data["epochs"]) == (2, 4)
+    assert data["state"] == "training"
+    assert (data["epoch"], data["epochs"]) == (2, 4)
     assert data["fraction"] == pytest.approx(0.02 + 0.83 / 2)
 
 
 # -- the training form ----------------------------------------------------------------------------------
+
 
 def test_the_form_refuses_fewer_examples_than_a_batch(role_clients):
     response = role_clients["admin"].post(reverse("staff-train"), {**TINY_RUN, "max_examples": 4, "batch_size": 8})
@@ -387,7 +444,8 @@ def test_every_choice_of_the_form_is_one_the_engine_accepts():
         TrainConfig(crop=crop)  # raises ValueError for a crop the engine refuses
     form = TrainingForm({**TINY_RUN, "max_examples": ""})
     assert form.is_valid(), form.errors
-    assert form.cleaned_data["max_examples"] is None and form.cleaned_data["crop"] == 64
+    assert form.cleaned_data["max_examples"] is None
+    assert form.cleaned_data["crop"] == 64
 
 
 def test_the_launcher_starts_a_worker_for_each_queue(settings):

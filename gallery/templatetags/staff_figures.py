@@ -1,4 +1,5 @@
 """Template tags of the staff dashboard: a version's report table and its two pictures."""
+
 from django import template
 
 from gallery import figures
@@ -6,10 +7,15 @@ from gallery import figures
 register = template.Library()
 
 # The report's figures in the issue's order: (key in the summary, label, format).
-REPORT_COLUMNS = (("rmse_ab", "RMSE_ab", "{:.2f}"), ("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.3f}"),
-                  ("colourfulness", "Colourfulness, prediction", "{:.2f}"),
-                  ("colourfulness_true", "Colourfulness, truth", "{:.2f}"),
-                  ("delta_colourfulness", "ΔCF", "{:.2f}"), ("auc", "AuC", "{:.3f}"))
+REPORT_COLUMNS = (
+    ("rmse_ab", "RMSE_ab", "{:.2f}"),
+    ("psnr", "PSNR (dB)", "{:.2f}"),
+    ("ssim", "SSIM", "{:.3f}"),
+    ("colourfulness", "Colourfulness, prediction", "{:.2f}"),
+    ("colourfulness_true", "Colourfulness, truth", "{:.2f}"),
+    ("delta_colourfulness", "ΔCF", "{:.2f}"),
+    ("auc", "AuC", "{:.3f}"),
+)
 
 
 @register.simple_tag
@@ -20,6 +26,7 @@ def report_rows(version) -> list[tuple[str, str, str, str]]:
     def show(values, key, fmt):
         value = values.get(key)
         return fmt.format(value) if isinstance(value, (int, float)) else "–"
+
     return [(key, label, show(model, key, fmt), show(grey, key, fmt)) for key, label, fmt in REPORT_COLUMNS]
 
 
@@ -30,8 +37,9 @@ def training_curves(version):
 
 @register.simple_tag
 def rmse_histogram(version):
-    return figures.histogram(version.summary.get("histogram", {}),
-                             title=f"{version.label}: per-image RMSE_ab on the test split")
+    return figures.histogram(
+        version.summary.get("histogram", {}), title=f"{version.label}: per-image RMSE_ab on the test split"
+    )
 
 
 @register.filter

@@ -1,0 +1,432 @@
+"""Photos: what a person uploaded, where its files are, and how far its colouring has come.
+
+A photo's state lives in its row (queued -> running -> done | failed); the web
+pages and the API read the row, the worker moves it along with conditional
+UPDATEs so two workers can never colour one photo at the same time.  What happens
+to a photo a fault left behind is in gallery.recovery; messages go out through
+gallery.enqueue.
+"""
+
+from __future__ import annotations
+
+import errno
+import secrets
+import uuid
+from datetime import timedelta
+from pathlib import PurePath
+from typing import TYPE_CHECKING, cast
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Abs
+from django.urls import reverse
+from django.utils import timezone
+from PIL import Image
+
+from ml.images import InvalidImage, open_image
+
+# The engine's default render size; ml.inference imports Keras only when a Colorizer is built.
+from ml.inference import DEFAULT_WORKING_SIZE
+
+from .. import enqueue, imaging
+from ..storage import delete_files
+
+if TYPE_CHECKING:
+    from .versions import ModelVersion
+
+WORKING_SIZE_CHOICES = (128, 256, 384, 512, 768, 1024)
+
+
+class PhotoQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Photos this user may look at: their own, and anybody's public ones."""
+        if user.is_authenticated:
+            return self.filter(Q(owner=user) | Q(is_public=True))
+        return self.filter(is_public=True)
+
+    def for_listing(self, *extra: str):
+        """Only the columns a gallery card needs (plus ``extra``): a page is one narrow query."""
+        return self.only(
+            "id",
+            "owner_id",
+            "name",
+            "status",
+            "failure_reason",
+            "is_public",
+            "width",
+            "height",
+            "thumb",
+            "result_thumb",
+            "created",
+            "finished",
+            "has_colour",
+            *extra,
+        )
+
+    def ranked_by(self, metric: str, version: ModelVersion):
+        """Colour uploads that ``version`` coloured, best first by one of ml.leaderboard's metrics.
+
+        These have ground truth (their own colours), so they rank like the test photos do;
+        ``.reverse()`` gives the worst first.
+        """
+        scored = self.filter(model_version=version, has_colour=True, status=Photo.DONE)
+        if metric == "colourfulness_gap":
+            return (
+                scored.filter(colourfulness__isnull=False, colourfulness_true__isnull=False)
+                .annotate(score=Abs(F("colourfulness") - F("colourfulness_true")))
+                .order_by("score", "created")
+            )
+        if metric not in ("rmse_ab", "psnr"):
+            raise ValueError(f"unknown metric {metric!r}")
+        return (
+            scored.filter(**{f"{metric}__isnull": False})
+            .annotate(score=F(metric))
+            .order_by("-score" if metric == "psnr" else "score", "created")
+        )
+
+
+class Photo(models.Model):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    STATUS_CHOICES = [(QUEUED, "queued"), (RUNNING, "colouring"), (DONE, "done"), (FAILED, "failed")]
+    FINAL = (DONE, FAILED)
+
+    # Files a page may ask for by name (gallery.views.photo_file) -> the field that holds each.
+    FILE_KINDS = {
+        "original": "original",
+        "thumb": "thumb",
+        "preview": "preview",
+        "grey": "grey_preview",
+        "result": "result",
+        "result-thumb": "result_thumb",
+        "result-preview": "result_preview",
+    }
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="photos")
+    name = models.CharField(max_length=200, help_text="the uploaded file's name, for display only")
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
+    failure_reason = models.TextField(blank=True)
+    is_public = models.BooleanField(default=False)
+
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    upload_bytes = models.PositiveBigIntegerField()
+    source_format = models.CharField(max_length=10, blank=True)
+    has_colour = models.BooleanField(default=False, help_text="the upload was already in colour")
+    working_size = models.PositiveSmallIntegerField(default=DEFAULT_WORKING_SIZE)
+
+    # Names in default_storage, all chosen by us: photos/<id>/<kind>-<random>.<ext>.
+    original = models.FileField(max_length=255, editable=False)
+    thumb = models.FileField(max_length=255, editable=False)
+    preview = models.FileField(max_length=255, editable=False)
+    grey_preview = models.FileField(max_length=255, blank=True, editable=False)
+    result = models.FileField(max_length=255, blank=True, editable=False)
+    result_thumb = models.FileField(max_length=255, blank=True, editable=False)
+    result_preview = models.FileField(max_length=255, blank=True, editable=False)
+
+    # How close the prediction came to the true colours (colour uploads only).
+    rmse_ab = models.FloatField(null=True, blank=True)
+    psnr = models.FloatField(null=True, blank=True)
+    colourfulness = models.FloatField(null=True, blank=True)
+    colourfulness_true = models.FloatField(null=True, blank=True)
+
+    model_name = models.CharField(max_length=100, blank=True)
+    model_version = models.ForeignKey(
+        "ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="photos",
+        help_text="the model version that coloured it last",
+    )
+    worker = models.CharField(max_length=200, blank=True, help_text="the worker that coloured it last")
+    runs = models.PositiveIntegerField(default=0, help_text="how many times a worker claimed it")
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    objects = PhotoQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [
+            models.Index(fields=["owner", "-created"], name="photo_owner_newest"),
+            models.Index(fields=["is_public", "-created"], name="photo_public_newest"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.status})"
+
+    # -- uploads -------------------------------------------------------------------------------------
+
+    @classmethod
+    def create_from_upload(cls, owner, name: str, image: Image.Image, source_format: str, upload_bytes: int) -> Photo:
+        """Store an accepted upload and queue its colouring.
+
+        Only bytes we encoded ourselves are stored, under names we choose: the uploaded file's
+        name and bytes never reach the disk, so nothing the sender controls (an embedded script,
+        a path in the name, a polyglot file) can be served back.  The colouring task is enqueued
+        after the transaction commits, so a worker never looks for a row that is not there yet.
+        """
+        photo = cls(
+            owner=owner,
+            name=PurePath(name or "photo").name[:200],
+            width=image.width,
+            height=image.height,
+            upload_bytes=upload_bytes,
+            source_format=source_format,
+        )
+        rgb = np.asarray(image)
+        photo.has_colour = imaging.has_colour(rgb)
+        data, ext = imaging.encode(image, lossless=source_format not in imaging.LOSSY_FORMATS)
+        try:
+            photo.original.name = photo._store("original", ext, data)
+            preview, thumb = imaging.renditions(image)
+            photo.preview.name = photo._store("preview", "jpg", imaging.jpeg(preview))
+            photo.thumb.name = photo._store("thumb", "jpg", imaging.jpeg(thumb))
+            if photo.has_colour:  # the slider's "before": the grey version the model will see
+                grey = Image.fromarray(imaging.grey_version(np.asarray(preview)))
+                photo.grey_preview.name = photo._store("grey", "jpg", imaging.jpeg(grey))
+        except OSError:  # the storage failed: leave nothing behind for a photo that will not exist
+            delete_files(getattr(photo, field).name for field in cls.FILE_KINDS.values())
+            raise
+        with transaction.atomic():
+            photo.save()
+            enqueue.colouring(photo)
+        return photo
+
+    # Set (by gallery.enqueue) on an instance whose colouring could not be queued (Redis down): it is
+    # kept, queued, and waits.
+    waiting_for_queue = False
+
+    # -- the worker's side ---------------------------------------------------------------------------
+
+    @classmethod
+    def claim(cls, pk, worker: str = "") -> Photo | None:
+        """Move one photo from queued to running and return it; None when somebody else has it.
+
+        Several workers may receive the same task (a redelivery after Redis's visibility timeout,
+        a duplicate enqueue, a retry): the conditional UPDATE lets exactly one of them through,
+        because the database applies it to the row once.  A photo left running by a worker that
+        died is claimable again once it has been running longer than the hard time limit, or the
+        redelivered task (acks_late) would find it running forever.
+        """
+        now = timezone.now()
+        stale = now - timedelta(seconds=enqueue.lost_after())
+        claimed = (
+            cls.objects.filter(pk=pk)
+            .filter(Q(status=cls.QUEUED) | Q(status=cls.RUNNING, started__lt=stale))
+            .update(status=cls.RUNNING, started=now, finished=None, runs=F("runs") + 1, worker=worker)
+        )
+        if not claimed:
+            return None
+        return cls.objects.filter(pk=pk).first()
+
+    def remove_stray_files(self) -> None:
+        """Delete files in the photo's folder that its row does not name.
+
+        They are what a run that failed or was killed wrote before it could record its result
+        (a result without its thumbnail, a temporary file).  Call only while holding the photo
+        (running, claimed by this caller, or left by a dead worker): then no live run is writing.
+        """
+        fresh = Photo.objects.filter(pk=self.pk).values(*self.FILE_KINDS.values()).first()
+        if fresh is None:
+            return
+        keep = {name for name in fresh.values() if name}
+        folder = f"photos/{self.pk}"
+        try:
+            _, files = default_storage.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        delete_files(f"{folder}/{name}" for name in files if f"{folder}/{name}" not in keep)
+
+    def colorize(self, colorizer, model_name: str = "", model_version: ModelVersion | None = None) -> None:
+        """Colour the stored original with a loaded ml.inference.Colorizer and record the result.
+
+        A photo that arrived in colour is coloured from its grey version, and the prediction is
+        compared with the true colours.  A file we cannot read is the photo's fault, not a
+        reason to retry: it ends failed with the reason.  The result is recorded only if the photo
+        is still ours and still running (see _finish).
+        """
+        original = cast(str, self.original.name)  # every photo row names its original
+        try:
+            with default_storage.open(original, "rb") as fileobj:
+                rgb = np.asarray(open_image(fileobj, max_pixels=settings.COLORSITE_MAX_PIXELS).convert("RGB"))
+        except (InvalidImage, FileNotFoundError) as exc:
+            self.fail(f"the stored original cannot be read: {exc}")
+            return
+        source = imaging.grey_version(rgb) if self.has_colour else rgb
+        coloured = colorizer.colorize_array(source, working_size=self.working_size)
+        scores = imaging.closeness(coloured, rgb) if self.has_colour else {}
+        image = Image.fromarray(coloured)
+        data, ext = imaging.encode(image, lossless=PurePath(original).suffix == ".png")
+        preview, thumb = imaging.renditions(image)
+        names = {
+            "result": self._store("result", ext, data),
+            "result_thumb": self._store("result-thumb", "jpg", imaging.jpeg(thumb)),
+            "result_preview": self._store("result-preview", "jpg", imaging.jpeg(preview)),
+        }
+        self._finish(names, scores, model_name, model_version)
+
+    def _finish(
+        self,
+        names: dict[str, str],
+        scores: dict[str, float],
+        model_name: str,
+        model_version: ModelVersion | None = None,
+    ) -> None:
+        """Point the row at the new files and mark it done, then delete the files they replace.
+
+        The UPDATE is conditional on the photo still running: if its owner deleted it (or a
+        reclaim took it over) while we were colouring, the row is gone or not ours, and the files
+        we just wrote are removed instead of being left behind.
+        """
+        old = [getattr(self, field).name for field in names]
+        values = dict(
+            names,
+            rmse_ab=scores.get("rmse_ab"),
+            psnr=scores.get("psnr"),
+            colourfulness=scores.get("colourfulness"),
+            colourfulness_true=scores.get("colourfulness_true"),
+            model_name=model_name[:100],
+            model_version_id=model_version.pk if model_version else None,
+            status=self.DONE,
+            failure_reason="",
+            finished=timezone.now(),
+        )
+        updated = Photo.objects.filter(pk=self.pk, status=self.RUNNING, started=self.started).update(**values)
+        if not updated:
+            delete_files(names.values())
+            return
+        delete_files(name for name in old if name and name not in names.values())
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    def fail(self, reason: str) -> None:
+        """Record why the colouring failed; the page shows the reason to the owner."""
+        self.status, self.failure_reason, self.finished = self.FAILED, reason[:2000], timezone.now()
+        Photo.objects.filter(pk=self.pk).update(
+            status=self.status, failure_reason=self.failure_reason, finished=self.finished
+        )
+
+    def release(self) -> None:
+        """Give a claimed photo back to the queue (before a retry after a transient failure)."""
+        Photo.objects.filter(pk=self.pk, status=self.RUNNING).update(status=self.QUEUED, started=None)
+
+    # -- the owner's actions ---------------------------------------------------------------------------
+
+    def recolour(self, working_size: int) -> bool:
+        """Queue the photo again with the current model and a new working size.
+
+        Only a finished photo can be re-coloured; one still queued or running is left alone (two
+        clicks must not give two runs).  The old result stays visible until the new one replaces it.
+        """
+        with transaction.atomic():
+            updated = Photo.objects.filter(pk=self.pk, status__in=self.FINAL).update(
+                status=self.QUEUED, working_size=working_size, failure_reason="", started=None, finished=None
+            )
+            if updated:
+                self.status, self.working_size = self.QUEUED, working_size
+                enqueue.colouring(self)
+        return bool(updated)
+
+    def set_public(self, is_public: bool) -> None:
+        self.is_public = is_public
+        self.save(update_fields=["is_public"])
+
+    def delete_with_files(self) -> None:
+        """Delete the row, then its files once the deletion has committed.
+
+        Files go last so a failed transaction never leaves a row pointing at missing files; a
+        worker still colouring it notices the row is gone and removes what it wrote (_finish).
+        """
+        names = [getattr(self, field).name for field in self.FILE_KINDS.values()]
+        with transaction.atomic():
+            self.delete()
+            transaction.on_commit(lambda: delete_files(names))
+
+    # -- reading ------------------------------------------------------------------------------------------
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+    def file_field(self, kind: str):
+        """The FieldFile for a kind in FILE_KINDS, or None when there is no such file (yet)."""
+        field = self.FILE_KINDS.get(kind)
+        file = getattr(self, field) if field else None
+        return file if file else None
+
+    def file_url(self, kind: str, download: bool = False) -> str | None:
+        """URL of one of the photo's files; the version tag changes with the file, so it caches well."""
+        file = self.file_field(kind)
+        if file is None:
+            return None
+        url = reverse("gallery-photo-file", args=[self.pk, kind]) + "?v=" + file_version(file.name)
+        return url + "&download=1" if download else url
+
+    def download_name(self, kind: str) -> str:
+        stem = PurePath(self.name).stem or "photo"
+        suffix = PurePath(self.file_field(kind).name).suffix
+        return f"{stem}-coloured{suffix}" if kind == "result" else f"{stem}{suffix}"
+
+    @property
+    def card_thumb_url(self) -> str | None:
+        """The coloured thumbnail once there is one, else the upload's own."""
+        return self.file_url("result-thumb") or self.file_url("thumb")
+
+    def get_absolute_url(self):
+        return reverse("gallery-photo", args=[self.pk])
+
+    def to_dict(self) -> dict:
+        """The photo as the JSON API and the live-status script see it."""
+        return {
+            "id": str(self.pk),
+            "name": self.name,
+            "status": self.status,
+            "status_label": self.get_status_display(),
+            "failure_reason": self.failure_reason,
+            "is_public": self.is_public,
+            "width": self.width,
+            "height": self.height,
+            "has_colour": self.has_colour,
+            "working_size": self.working_size,
+            "created": self.created.isoformat(),
+            "finished": self.finished.isoformat() if self.finished else None,
+            "psnr": self.psnr,
+            "colourfulness": self.colourfulness,
+            "colourfulness_true": self.colourfulness_true,
+            "urls": {
+                "page": self.get_absolute_url(),
+                "thumb": self.card_thumb_url,
+                "before": self.file_url("grey") or self.file_url("preview"),
+                "after": self.file_url("result-preview"),
+                "true_colours": self.file_url("preview"),
+                "original": self.file_url("original", download=True),
+                "result": self.file_url("result", download=True),
+            },
+        }
+
+    def _store(self, kind: str, ext: str, data: bytes) -> str:
+        """Save bytes under photos/<id>/<kind>-<random>.<ext>; the random part makes each version's URL new.
+
+        The storage never shows a half-written file under its name (gallery.storage), and the
+        stored size is checked here, so a storage that cut the file short raises OSError (and the
+        task retries) before any row can name it.
+        """
+        name = default_storage.save(f"photos/{self.pk}/{kind}-{secrets.token_hex(4)}.{ext}", ContentFile(data))
+        if default_storage.size(name) != len(data):
+            delete_files([name])
+            raise OSError(errno.EIO, f"the storage kept {name} incomplete")
+        return name
+
+
+def file_version(name: str) -> str:
+    return PurePath(name).stem.rsplit("-", 1)[-1]
