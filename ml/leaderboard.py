@@ -5,6 +5,7 @@ so nothing is recomputed; :func:`render_triptychs` draws each chosen photo once
 as grey input | prediction | target (like the seed project's figures), for the
 staff pages to serve as plain files.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,8 +43,14 @@ def triptych(rgb: np.ndarray, predicted: np.ndarray, gap: int = 4) -> Image.Imag
     return canvas
 
 
-def render_triptychs(model_dir: str | Path, files: list[str], out_dir: str | Path, *,
-                     data: str | None = None, colorizer: Colorizer | None = None) -> dict[str, Path]:
+def render_triptychs(
+    model_dir: str | Path,
+    files: list[str],
+    out_dir: str | Path,
+    *,
+    data: str | None = None,
+    colorizer: Colorizer | None = None,
+) -> dict[str, Path]:
     """Write ``<file stem>.jpg`` triptychs for the named test photos; returns file -> path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ Definitions (shared by the evaluation report, the training log and the tests):
 * ``auc``: the share of pixels whose ab error (Euclidean, Lab units) is within
   t, averaged over t = 0, 1, ..., 150.
 """
+
 from __future__ import annotations
 
 import numpy as np

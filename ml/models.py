@@ -22,6 +22,7 @@ costs no detail.  The heads differ:
 
 Any input whose sides are multiples of the architecture's ``input_multiple`` works.
 """
+
 from __future__ import annotations
 
 import keras
@@ -33,7 +34,6 @@ from .families import FAMILIES  # noqa: F401  (re-exported)
 from .grid import ARCHITECTURES, INPUT_MULTIPLE, INPUT_MULTIPLES, OUTPUT_STRIDE  # noqa: F401  (re-exported)
 
 DECODER_WIDTHS = {16: 128, 8: 96, 4: 64}  # lite0_unet's decoder channels by stride
-
 
 
 @keras.saving.register_keras_serializable(package="colorsite")
@@ -61,8 +61,9 @@ class GlobalContext(layers.Layer):
 
 
 def _conv(x, filters: int, *, strides: int = 1, dilation: int = 1, name: str):
-    x = layers.Conv2D(filters, 3, strides=strides, dilation_rate=dilation, padding="same",
-                      use_bias=False, name=f"{name}_conv")(x)
+    x = layers.Conv2D(
+        filters, 3, strides=strides, dilation_rate=dilation, padding="same", use_bias=False, name=f"{name}_conv"
+    )(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
@@ -80,7 +81,8 @@ class LightnessToRGB(layers.Layer):
 
         grey = (ops.cast(l_norm, "float32") + 1.0) * 127.5
         return (ops.concatenate([grey, grey, grey], axis=-1) - np.asarray(MEAN_RGB, np.float32)) / np.asarray(
-            STD_RGB, np.float32)
+            STD_RGB, np.float32
+        )
 
 
 def _head(x, family: str, num_bins: int | None):
@@ -96,8 +98,9 @@ def _check_family(family: str, num_bins: int | None) -> None:
         raise ValueError("classification needs num_bins")
 
 
-def build_colorizer(*, family: str, arch: str = "lite0_unet", num_bins: int | None = None,
-                    filters: int = 32, depth: int = 4) -> keras.Model:
+def build_colorizer(
+    *, family: str, arch: str = "lite0_unet", num_bins: int | None = None, filters: int = 32, depth: int = 4
+) -> keras.Model:
     """The network of ``arch`` (see the module docstring); ``filters`` and ``depth`` size ``scratch`` only."""
     if arch == "scratch":
         return build_model(family=family, filters=filters, depth=depth, num_bins=num_bins)

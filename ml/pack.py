@@ -6,11 +6,13 @@ folders of about equal size (a transfer limit applies to each), each laid out
 like the datasets themselves (``photos/train/…``, ``landscape/color/…``) with
 ``splits.json`` files listing its own photos, so that one part alone can be
 trained on as a smoke test.  The last part's ``splits.json`` files list every
-part's photos (copy it last), and it carries the encoder's weights as ``encoder.npz``.  Copying all parts into one folder gives two dataset roots
+part's photos (copy it last), and it carries the encoder's weights as ``encoder.npz``.
+Copying all parts into one folder gives two dataset roots
 that ``python -m ml train --data …/landscape --photos …/photos`` reads like
 the originals.  The test splits are never packed: they are for evaluation,
 which runs where the real datasets are.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,31 +25,36 @@ from PIL import Image
 from . import data as _dataset
 
 
-def _reencode(source: Path, target: Path, size: int, quality: int) -> int:
-    with Image.open(source) as im:
-        im = im.convert("RGB")
-        if im.size != (size, size):
-            side = min(im.size)
-            left, top = (im.width - side) // 2, (im.height - side) // 2
-            im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        im.save(target, "JPEG", quality=quality)
-    return target.stat().st_size
+def _reencode(source: Path, target: Path, size: int, quality: int) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(_dataset.decode(source, size)).save(target, "JPEG", quality=quality)
 
 
-def pack(out: str | Path, *, parts: int = 1, size: int = 128, quality: int = 82, landscape: str | None = None,
-         photos: str | None = None, max_train: int | None = None, encoder_weights: str | None = None,
-         encoder_dtype: str = "float16") -> list[Path]:
+def pack(
+    out: str | Path,
+    *,
+    parts: int = 1,
+    size: int = 128,
+    quality: int = 82,
+    landscape: str | None = None,
+    photos: str | None = None,
+    max_train: int | None = None,
+    encoder_weights: str | None = None,
+    encoder_dtype: str = "float16",
+) -> list[Path]:
     """Write the parts; returns their folders."""
     out = Path(out)
-    roots = {"landscape": _dataset.dataset_root(landscape, "landscape"),
-             "photos": _dataset.dataset_root(photos, "photos")}
+    roots = {
+        "landscape": _dataset.dataset_root(landscape, "landscape"),
+        "photos": _dataset.dataset_root(photos, "photos"),
+    }
     folders = [out / f"part{i + 1}" for i in range(parts)]
-    jobs, splits = [], [{} for _ in folders]
+    jobs: list[tuple[Path, Path]] = []
+    splits: list[dict[str, dict[str, list[str]]]] = [{} for _ in folders]
     for name, root in roots.items():
         original = json.loads((root / "splits.json").read_text())
-        for part in splits:
-            part[name] = {split: [] for split in _dataset.TRAINING_SPLITS}
+        for own in splits:
+            own[name] = {split: [] for split in _dataset.TRAINING_SPLITS}
         for split in _dataset.TRAINING_SPLITS:
             entries = original[split][:max_train] if split == "train" else original[split]
             for i, (entry, path) in enumerate(zip(entries, _dataset.split_files(root, split))):
@@ -56,9 +63,11 @@ def pack(out: str | Path, *, parts: int = 1, size: int = 128, quality: int = 82,
                 jobs.append((path, folders[part] / name / relative))
                 splits[part][name][split].append(entry)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda job: _reencode(*job, size, quality), jobs))
-    everything = {name: {split: [e for part in splits for e in part[name][split]] for split in _dataset.TRAINING_SPLITS}
-                  for name in roots}
+        list(pool.map(lambda job: _reencode(job[0], job[1], size, quality), jobs))
+    everything = {
+        name: {split: [e for own in splits for e in own[name][split]] for split in _dataset.TRAINING_SPLITS}
+        for name in roots
+    }
     for folder, own in zip(folders, splits[:-1] + [everything]):
         for name, chosen in own.items():
             (folder / name).mkdir(parents=True, exist_ok=True)
@@ -67,8 +76,9 @@ def pack(out: str | Path, *, parts: int = 1, size: int = 128, quality: int = 82,
     from . import encoder
 
     weights = encoder.read_checkpoint(encoder_weights)
-    encoder.save_npz({k: v.astype(encoder_dtype) for k, v in weights.items() if encoder.is_encoder_layer(k)},
-                     last / "encoder.npz")
+    encoder.save_npz(
+        {k: v.astype(encoder_dtype) for k, v in weights.items() if encoder.is_encoder_layer(k)}, last / "encoder.npz"
+    )
     return folders
 
 

@@ -16,6 +16,7 @@ and rebuild every tensor with ``as_strided`` from its offset, size **and**
 stride (this file's tensors carry TensorFlow-layout strides, so reading them as
 contiguous would scramble the kernels).
 """
+
 from __future__ import annotations
 
 import collections
@@ -27,9 +28,15 @@ import numpy as np
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _STORAGE_DTYPES = {
-    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-    "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
-    "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
 }
 
 
@@ -95,6 +102,7 @@ def _materialise(ref: _TensorRef, storages: dict[str, np.ndarray]) -> np.ndarray
     if needed > flat.size:
         raise ValueError(f"tensor of size {ref.size} and stride {ref.stride} overruns its storage")
     item = flat.dtype.itemsize
-    view = np.lib.stride_tricks.as_strided(flat[ref.offset:], shape=ref.size,
-                                           strides=tuple(s * item for s in ref.stride), writeable=False)
+    view = np.lib.stride_tricks.as_strided(
+        flat[ref.offset :], shape=ref.size, strides=tuple(s * item for s in ref.stride), writeable=False
+    )
     return np.ascontiguousarray(view)

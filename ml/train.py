@@ -16,6 +16,7 @@ rate).  Batches mix the collections: ``mix`` is the landscape share.  Seeds are
 fixed; the same command runs on TensorFlow here and on JAX (``KERAS_BACKEND=jax``)
 on a GPU machine.
 """
+
 from __future__ import annotations
 
 import json
@@ -105,7 +106,7 @@ def class_table(collections: dict[str, np.ndarray], shares: dict[str, float]) ->
     for name, rgb in collections.items():
         hist = np.zeros_like(total)
         for i in range(0, len(rgb), 256):
-            ab = color.fast_rgb_to_lab(rgb[i:i + 256])[..., 1:]
+            ab = color.fast_rgb_to_lab(rgb[i : i + 256])[..., 1:]
             hist += bins.grid_histogram(_dataset.pool_ab(ab, OUTPUT_STRIDE))
         total += shares[name] * hist / hist.sum()
     centres, prior = bins.fit_bins(total)
@@ -139,8 +140,15 @@ def choose_decoding(colorizer, rgb, max_delta_cf: float) -> tuple[dict, list[dic
                 y = color.fast_merge_l_ab(l, ab)
                 psnr.append(metrics.psnr(y, x))
                 cf.append(metrics.colourfulness(y))
-            table.append({"correction": correction, "temperature": t, "psnr": float(np.mean(psnr)),
-                          "colourfulness": float(np.mean(cf)), "delta_colourfulness": abs(float(np.mean(cf)) - true_cf)})
+            table.append(
+                {
+                    "correction": correction,
+                    "temperature": t,
+                    "psnr": float(np.mean(psnr)),
+                    "colourfulness": float(np.mean(cf)),
+                    "delta_colourfulness": abs(float(np.mean(cf)) - true_cf),
+                }
+            )
     ok = [r for r in table if r["delta_colourfulness"] <= max_delta_cf]
     best = max(ok, key=lambda r: r["psnr"]) if ok else min(table, key=lambda r: r["delta_colourfulness"])
     return {"correction": best["correction"], "temperature": best["temperature"]}, table
@@ -164,6 +172,7 @@ def save_for_inference(model, path: Path, build=None) -> None:
 
 # --- the steps of a run ---------------------------------------------------------------------------
 
+
 def load_collections(config: TrainConfig) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(train, val) uint8 RGB arrays of each collection the run reads."""
     cache = Path(config.cache_dir) if config.cache_dir else None
@@ -171,10 +180,12 @@ def load_collections(config: TrainConfig) -> tuple[dict[str, np.ndarray], dict[s
     train_sets, val_sets = {}, {}
     for name in config.collections():
         root = _dataset.dataset_root(paths[name], name)
-        train_sets[name] = _dataset.load_training_split(root, "train", max_examples=config.max_examples,
-                                                        cache_dir=cache)
-        val_sets[name] = _dataset.load_training_split(root, "val", cache_dir=cache,
-                                                      max_examples=config.val_examples or config.max_examples)
+        train_sets[name] = _dataset.load_training_split(
+            root, "train", max_examples=config.max_examples, cache_dir=cache
+        )
+        val_sets[name] = _dataset.load_training_split(
+            root, "val", cache_dir=cache, max_examples=config.val_examples or config.max_examples
+        )
     return train_sets, val_sets
 
 
@@ -184,17 +195,23 @@ def _warm_start(config: TrainConfig) -> dict:
 
     from . import models  # noqa: F401  registers the custom layers
 
-    folder = Path(config.init_from)
+    folder = Path(str(config.init_from))
     info = json.loads((folder / "model.json").read_text())
     theirs = (info["family"], info.get("arch", "scratch"))
-    if theirs != (config.family, config.arch) or (config.arch == "scratch" and (
-            info["filters"], info["depth"]) != (config.filters, config.depth)):
-        raise ValueError(f"{folder} is a {theirs[0]} {theirs[1]} model (filters={info.get('filters')}, "
-                         f"depth={info.get('depth')}); it cannot start a {config.family} {config.arch} run with "
-                         f"filters={config.filters}, depth={config.depth}")
+    if theirs != (config.family, config.arch) or (
+        config.arch == "scratch" and (info["filters"], info["depth"]) != (config.filters, config.depth)
+    ):
+        raise ValueError(
+            f"{folder} is a {theirs[0]} {theirs[1]} model (filters={info.get('filters')}, "
+            f"depth={info.get('depth')}); it cannot start a {config.family} {config.arch} run with "
+            f"filters={config.filters}, depth={config.depth}"
+        )
     model = keras.saving.load_model(folder / "model.keras", compile=False)
-    return {"weights": model.get_weights(), "bins": info.get("bins"),
-            "epochs_run": info.get("epochs_run", 0) + info.get("init_from", {}).get("epochs_run", 0)}
+    return {
+        "weights": model.get_weights(),
+        "bins": info.get("bins"),
+        "epochs_run": info.get("epochs_run", 0) + info.get("init_from", {}).get("epochs_run", 0),
+    }
 
 
 def build_network(config: TrainConfig, train_sets: dict[str, np.ndarray]):
@@ -204,10 +221,17 @@ def build_network(config: TrainConfig, train_sets: dict[str, np.ndarray]):
     from .models import RebalancedSoftCrossEntropy, build_colorizer, parameter_count
 
     start = _warm_start(config) if config.init_from else None
-    info = {"family": config.family, "arch": config.arch, "filters": config.filters, "depth": config.depth,
-            "output_stride": OUTPUT_STRIDE, "input_multiple": INPUT_MULTIPLES[config.arch],
-            "config": asdict(config), "backend": keras.backend.backend(),
-            "train_examples": {k: len(v) for k, v in train_sets.items()}}
+    info = {
+        "family": config.family,
+        "arch": config.arch,
+        "filters": config.filters,
+        "depth": config.depth,
+        "output_stride": OUTPUT_STRIDE,
+        "input_multiple": INPUT_MULTIPLES[config.arch],
+        "config": asdict(config),
+        "backend": keras.backend.backend(),
+        "train_examples": {k: len(v) for k, v in train_sets.items()},
+    }
     num_bins, loss = None, "mean_squared_error"
     if config.family == "classification":
         table = start["bins"] if start else class_table(train_sets, config.collections())
@@ -216,8 +240,9 @@ def build_network(config: TrainConfig, train_sets: dict[str, np.ndarray]):
         loss = RebalancedSoftCrossEntropy(table["centres"], table["weights"])
 
     def build():
-        return build_colorizer(family=config.family, arch=config.arch, num_bins=num_bins,
-                               filters=config.filters, depth=config.depth)
+        return build_colorizer(
+            family=config.family, arch=config.arch, num_bins=num_bins, filters=config.filters, depth=config.depth
+        )
 
     model = build()
     if start:
@@ -251,8 +276,13 @@ def quick_validation(model, info: dict, val_sets: dict[str, np.ndarray]) -> dict
     out = {}
     for name, rgb in val_sets.items():
         summary = metrics.summarise(validation_rows(colorizer, rgb[:QUICK_VALIDATION_PHOTOS]))
-        out.update({f"{name}_psnr": summary["psnr"], f"{name}_colourfulness": summary["colourfulness"],
-                    f"{name}_delta_colourfulness": summary["delta_colourfulness"]})
+        out.update(
+            {
+                f"{name}_psnr": summary["psnr"],
+                f"{name}_colourfulness": summary["colourfulness"],
+                f"{name}_delta_colourfulness": summary["delta_colourfulness"],
+            }
+        )
     return out
 
 
@@ -267,12 +297,25 @@ def _progress_callback(config, report, log_path, history, steps, stage, per_coll
 
         def on_train_batch_end(self, batch, logs=None):
             if batch % 10 == 0:
-                report({"stage": "batch", "epoch": self.epoch + 1, "epochs": config.epochs,
-                        "batch": batch + 1, "batches": steps, "loss": float((logs or {}).get("loss", math.nan))})
+                report(
+                    {
+                        "stage": "batch",
+                        "epoch": self.epoch + 1,
+                        "epochs": config.epochs,
+                        "batch": batch + 1,
+                        "batches": steps,
+                        "loss": float((logs or {}).get("loss", math.nan)),
+                    }
+                )
 
         def on_epoch_end(self, epoch, logs=None):
-            row = {"epoch": epoch + 1, "stage": stage, **{k: float(v) for k, v in (logs or {}).items()},
-                   **per_collection(self.model), "seconds": round(time.time() - self.started, 1)}
+            row = {
+                "epoch": epoch + 1,
+                "stage": stage,
+                **{k: float(v) for k, v in (logs or {}).items()},
+                **per_collection(self.model),
+                "seconds": round(time.time() - self.started, 1),
+            }
             history[:] = [h for h in history if h["epoch"] < epoch + 1] + [row]
             log_path.write_text(json.dumps(history, indent=1))
             report({"stage": "epoch", "epoch": epoch + 1, "epochs": config.epochs, "logs": row})
@@ -290,11 +333,22 @@ def fit_stages(config, model, loss, info, train_sets, val_sets, report) -> list[
 
     out = Path(config.out)
     weights = [config.collections()[k] for k in train_sets]
-    common = dict(batch_size=config.batch_size, output_stride=OUTPUT_STRIDE, family=config.family, seed=config.seed,
-                  workers=config.workers)
-    train_ds = _dataset.make_dataset(list(train_sets.values()), crop=config.crop, train=True, weights=weights,
-                                     age_probability=config.age_probability, steps_per_epoch=config.steps_per_epoch,
-                                     **common)
+    common = dict(
+        batch_size=config.batch_size,
+        output_stride=OUTPUT_STRIDE,
+        family=config.family,
+        seed=config.seed,
+        workers=config.workers,
+    )
+    train_ds = _dataset.make_dataset(
+        list(train_sets.values()),
+        crop=config.crop,
+        train=True,
+        weights=weights,
+        age_probability=config.age_probability,
+        steps_per_epoch=config.steps_per_epoch,
+        **common,
+    )
     val_ds = {k: _dataset.make_dataset(v, crop=config.crop, train=False, **common) for k, v in val_sets.items()}
     log_path = out / "train_log.json"
     history = json.loads(log_path.read_text()) if log_path.exists() else []
@@ -319,14 +373,24 @@ def fit_stages(config, model, loss, info, train_sets, val_sets, report) -> list[
         callbacks = [
             keras.callbacks.BackupAndRestore(str(out / "backup" / stage)),
             keras.callbacks.ModelCheckpoint(  # on resume, only an epoch better than the logged ones replaces the best
-                str(best_path), monitor="val_loss", save_best_only=True, save_weights_only=True,
-                initial_value_threshold=min((h["val_loss"] for h in history if "val_loss" in h), default=None)),
+                str(best_path),
+                monitor="val_loss",
+                save_best_only=True,
+                save_weights_only=True,
+                initial_value_threshold=min((h["val_loss"] for h in history if "val_loss" in h), default=None),
+            ),
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
             _progress_callback(config, report, log_path, history, len(train_ds), stage, per_collection, deadline),
         ]
         report({"stage": "training", "epochs": config.epochs, "batches": len(train_ds), "step": stage})
-        model.fit(train_ds, validation_data=_joined(val_sets, config, common), epochs=end, initial_epoch=first,
-                  callbacks=callbacks, verbose=2)
+        model.fit(
+            train_ds,
+            validation_data=_joined(val_sets, config, common),
+            epochs=end,
+            initial_epoch=first,
+            callbacks=callbacks,
+            verbose=2,
+        )
         model.save_weights(str(done_marker))
     if best_path.exists():
         model.load_weights(str(best_path))
@@ -366,15 +430,25 @@ def train(config: TrainConfig, progress=None) -> dict:
         return info
     report({"stage": "validating"})
     paths = {"landscape": config.data, "photos": config.photos}
-    return calibrate(out, data=paths["landscape"] if "landscape" in val_sets else None,
-                     photos=paths["photos"] if "photos" in val_sets else None,
-                     collections=tuple(val_sets), max_delta_cf=config.max_delta_colourfulness,
-                     val_examples=config.val_examples or config.max_examples)
+    return calibrate(
+        out,
+        data=paths["landscape"] if "landscape" in val_sets else None,
+        photos=paths["photos"] if "photos" in val_sets else None,
+        collections=tuple(val_sets),
+        max_delta_cf=config.max_delta_colourfulness,
+        val_examples=config.val_examples or config.max_examples,
+    )
 
 
-def calibrate(model_dir: str | Path, *, data: str | None = None, photos: str | None = None,
-              collections: tuple[str, ...] = _dataset.DATASETS, max_delta_cf: float = 6.0,
-              val_examples: int | None = None) -> dict:
+def calibrate(
+    model_dir: str | Path,
+    *,
+    data: str | None = None,
+    photos: str | None = None,
+    collections: tuple[str, ...] = _dataset.DATASETS,
+    max_delta_cf: float = 6.0,
+    val_examples: int | None = None,
+) -> dict:
     """Choose the decode (classification) on the val splits of ``collections`` together; record val metrics.
 
     The photos' val crops and the landscape val photos are pooled, so one decode
@@ -387,8 +461,10 @@ def calibrate(model_dir: str | Path, *, data: str | None = None, photos: str | N
     info = json.loads((model_dir / "model.json").read_text())
     colorizer = Colorizer(model_dir)
     paths = {"landscape": data, "photos": photos}
-    val = {name: _dataset.load_rgb(_dataset.split_files(_dataset.dataset_root(paths[name], name), "val",
-                                                        val_examples)) for name in collections}
+    val = {
+        name: _dataset.load_rgb(_dataset.split_files(_dataset.dataset_root(paths[name], name), "val", val_examples))
+        for name in collections
+    }
     pooled = [x for images in val.values() for x in images]
     if info["family"] == "classification":
         decoding, info["decode_search"] = choose_decoding(colorizer, pooled, max_delta_cf)
