@@ -53,3 +53,95 @@ def test_ageing_keeps_lightness_in_range_and_changes_it():
     assert aged.min() >= 0
     assert aged.max() <= 100
     assert not np.allclose(aged, l)
+
+
+def test_photos_files_are_found_under_their_split_folder():
+    root = data.dataset_root(None, "photos")
+    first = data.split_files(root, "test", 1)[0]
+    assert first.parent == root / "test"
+    assert first.is_file()
+
+
+def test_the_source_set_is_the_file_name_prefix():
+    assert data.source_of("test/pets_homes-test-00003.jpg") == "pets_homes"
+
+
+def test_landscape_photos_have_the_landscape_source():
+    assert data.source_of("color/0042.jpg") == "landscape"
+
+
+def test_an_unknown_collection_is_refused():
+    with pytest.raises(ValueError, match="unknown dataset"):
+        data.dataset_root(None, "faces")
+
+
+def test_photos_load_at_their_own_160_px_size():
+    rgb = data.load_training_split(data.dataset_root(None, "photos"), "val", max_examples=2)
+    assert rgb.shape == (2, 160, 160, 3)
+
+
+def solid(value: int, n: int = 8, side: int = 64) -> np.ndarray:
+    return np.full((n, side, side, 3), value, np.uint8)
+
+
+def batch_lightness(batches, index=0) -> set[int]:
+    x, _ = batches[index]
+    return {round(float(v), 1) for v in np.unique(x)}
+
+
+def test_a_zero_share_keeps_a_collection_out_of_the_batches():
+    batches = data.make_dataset(
+        [solid(0), solid(255)],
+        weights=[1.0, 0.0],
+        batch_size=8,
+        crop=32,
+        output_stride=4,
+        family="regression",
+        train=True,
+    )
+    assert batch_lightness(batches) == {-1.0}
+
+
+def test_a_mixed_batch_draws_from_both_collections():
+    batches = data.make_dataset(
+        [solid(0), solid(255)],
+        weights=[0.5, 0.5],
+        batch_size=16,
+        crop=32,
+        output_stride=4,
+        family="regression",
+        train=True,
+    )
+    assert batch_lightness(batches) == {-1.0, 1.0}
+
+
+def test_validation_batches_walk_every_photo_of_every_collection_once():
+    batches = data.make_dataset(
+        [solid(0, n=3), solid(255, n=2)], batch_size=4, crop=32, output_stride=4, family="regression", train=False
+    )
+    seen = np.concatenate([batches[i][0][:, 0, 0, 0] for i in range(len(batches))])
+    assert sorted(np.round(seen, 1).tolist()) == [-1.0, -1.0, -1.0, 1.0, 1.0]
+
+
+def test_collections_of_different_sides_mix_in_one_batch():
+    batches = data.make_dataset(
+        [solid(0, side=150), solid(255, side=160)],
+        batch_size=8,
+        crop=128,
+        output_stride=4,
+        family="classification",
+        train=True,
+    )
+    assert batches[0][0].shape == (8, 128, 128, 1)
+
+
+def test_a_crop_larger_than_a_collection_is_refused():
+    with pytest.raises(ValueError, match="larger than"):
+        data.make_dataset([solid(0, side=64)], batch_size=4, crop=96, output_stride=4, family="regression", train=True)
+
+
+def test_fast_lab_agrees_with_scikit_image():
+    from ml import color
+
+    rgb = np.random.default_rng(3).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    assert np.abs(color.fast_rgb_to_lab(rgb) - color.rgb_to_lab(rgb)).max() < 0.1

@@ -100,3 +100,57 @@ def test_leaderboard_follows_the_stored_scores_and_draws_triptychs(tiny_report, 
     paths = render_triptychs(model, [best[0]["file"]], tmp_path)
     with Image.open(paths[best[0]["file"]]) as im:
         assert im.size == (3 * 150 + 8, 150)
+
+
+def row(source, model_psnr, grey_psnr):
+    scores = {"rmse_ab": 1.0, "ssim": 1.0, "auc": 1.0, "colourfulness": 10.0, "colourfulness_true": 12.0}
+    return {"source": source, "model": {**scores, "psnr": model_psnr}, "grey": {**scores, "psnr": grey_psnr}}
+
+
+def test_the_share_beating_grey_counts_strictly_higher_psnr():
+    from ml.evaluate import compare_with_grey
+
+    rows = [row("a", 25, 24), row("a", 24, 24), row("b", 20, 22), row("b", 30, 29)]
+    assert compare_with_grey(rows)["beats_grey"] == 0.5
+
+
+def test_the_breakdown_has_one_entry_per_source_set():
+    from ml.evaluate import by_source
+
+    rows = [row("a", 25, 24), row("b", 20, 22), row("b", 30, 29)]
+    assert sorted(by_source(rows)) == ["a", "b"]
+
+
+def test_each_source_sets_means_are_its_own_photos():
+    from ml.evaluate import by_source
+
+    rows = [row("a", 25, 24), row("b", 20, 22), row("b", 30, 29)]
+    assert by_source(rows)["b"]["summary"]["model"]["psnr"] == 25.0
+
+
+def test_each_source_set_counts_its_photos():
+    from ml.evaluate import by_source
+
+    rows = [row("a", 25, 24), row("b", 20, 22), row("b", 30, 29)]
+    assert by_source(rows)["b"]["images"] == 2
+
+
+def test_each_source_set_has_its_share_beating_grey():
+    from ml.evaluate import by_source
+
+    rows = [row("a", 25, 24), row("b", 20, 22), row("b", 30, 29)]
+    assert by_source(rows)["b"]["beats_grey"] == 0.5
+
+
+def test_the_photos_report_is_written_beside_the_landscape_one(tmp_path):
+    model = write_tiny_model(tmp_path / "m")
+    report = evaluate(model, max_examples=3, collection="photos")
+    assert report["collection"] == "photos"
+    assert (model / "evaluation_photos.json").is_file()
+
+
+def test_the_table_lists_the_source_sets_of_a_photos_report(tmp_path):
+    model = write_tiny_model(tmp_path / "m")
+    report = evaluate(model, max_examples=3, collection="photos")
+    report["by_source"]["another_set"] = report["by_source"][next(iter(report["by_source"]))]
+    assert "| another_set |" in format_table(report)

@@ -1,0 +1,90 @@
+"""A tiny end-to-end run of the default architecture: train on both collections -> evaluate both -> colorize."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ml.data import dataset_root, split_files
+from ml.evaluate import evaluate
+from ml.train import TrainConfig, stages, train
+from tests.ml_support import REPO
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lite0")
+    config = TrainConfig(
+        out=str(out),
+        epochs=2,
+        frozen_epochs=1,
+        steps_per_epoch=2,
+        batch_size=4,
+        crop=64,
+        max_examples=8,
+        val_examples=4,
+        cache_dir=None,
+    )
+    return train(config), out
+
+
+def test_both_collections_are_validated_each_epoch(trained):
+    _, out = trained
+    log = json.loads((out / "train_log.json").read_text())
+    assert {"photos_psnr", "landscape_psnr", "photos_val_loss", "landscape_val_loss"} <= set(log[-1])
+
+
+def test_the_run_goes_through_a_frozen_then_a_full_stage(trained):
+    _, out = trained
+    assert [row["stage"] for row in json.loads((out / "train_log.json").read_text())] == ["frozen", "full"]
+
+
+def test_the_decode_is_calibrated_on_both_val_splits(trained):
+    info, _ = trained
+    assert info["calibrated_on"] == ["landscape", "photos"]
+
+
+def test_the_model_records_what_inference_needs(trained):
+    info, _ = trained
+    assert (info["arch"], info["input_multiple"], info["output_stride"]) == ("lite0_unet", 32, 4)
+
+
+def test_the_pretrained_encoder_was_loaded(trained):
+    info, _ = trained
+    assert info["encoder"]["layers_loaded"] > 90
+
+
+def test_evaluation_reports_the_photos_by_source_set(trained):
+    _, out = trained
+    small = evaluate(out, max_examples=2, collection="photos")
+    assert set(small["by_source"]) == {row["source"] for row in small["rows"]}
+
+
+def test_the_cli_colours_a_photo_with_the_trained_model(trained, tmp_path):
+    _, out = trained
+    photo = split_files(dataset_root(None, "photos"), "test", 1)[0]
+    done = subprocess.run(
+        [sys.executable, "-m", "ml", "colorize", str(photo), "--model", str(out), "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / f"{photo.stem}_color.jpg").is_file()
+
+
+def test_a_fine_tune_has_no_frozen_stage(tmp_path):
+    config = TrainConfig(out=str(tmp_path), epochs=2, frozen_epochs=1, init_from=str(tmp_path))
+    assert [name for name, *_ in stages(config)] == ["full"]
+
+
+def test_a_crop_that_is_no_multiple_of_32_is_refused_for_the_pretrained_net():
+    with pytest.raises(ValueError, match="multiple of 32"):
+        TrainConfig(crop=72)
+
+
+def test_a_landscape_share_outside_0_and_1_is_refused():
+    with pytest.raises(ValueError, match="mix"):
+        TrainConfig(mix=1.5)
