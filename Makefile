@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install lint test test-postgres run bench bench-site bench-load
+.PHONY: install lint test test-postgres run bench bench-site bench-load contact-sheet
 
 $(VENV)/installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ run: install
 
 bench: install
 	$(PY) bench/engine.py
+
+# grey | ours | truth for a fixed sample of both test splits, to look at (bench/out/contact_sheet_*.jpg)
+contact-sheet: install
+	$(PY) bench/contact_sheet.py $(ARGS)
 
 bench-site: install
 	$(PY) bench/site.py

@@ -34,7 +34,7 @@ def _train(args) -> int:
 
 
 def _calibrate(args) -> int:
-    from .train import calibrate
+    from .calibrate import calibrate
 
     info = calibrate(
         args.model_dir,
@@ -108,14 +108,10 @@ def _colorize(args) -> int:
     return 1 if failed else 0
 
 
-def parser() -> argparse.ArgumentParser:
-    from .data import DATASETS
+def _add_train(sub) -> None:
+    """The `train` subcommand: flags left out keep TrainConfig's defaults."""
     from .families import FAMILIES
     from .grid import ARCHITECTURES
-    from .inference import DEFAULT_WORKING_SIZE
-
-    p = argparse.ArgumentParser(prog="python -m ml", description=__doc__)
-    sub = p.add_subparsers(dest="action", required=True)
 
     t = sub.add_parser("train", help="train a model on the train splits of both collections")
     t.add_argument("--family", choices=FAMILIES, default="classification")
@@ -160,6 +156,11 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--init-from", help="continue from this model folder's weights (same family and size)")
     t.set_defaults(run=_train)
 
+
+def _add_calibrate(sub) -> None:
+    """The `calibrate` subcommand."""
+    from .data import DATASETS
+
     k = sub.add_parser("calibrate", help="re-choose a classification model's decode on both val splits")
     k.add_argument("model_dir")
     k.add_argument("--data", help="landscape folder")
@@ -168,6 +169,12 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--max-delta-colourfulness", type=float, default=6.0)
     k.add_argument("--val-examples", type=int)
     k.set_defaults(run=_calibrate)
+
+
+def _add_evaluate(sub) -> None:
+    """The `evaluate` subcommand."""
+    from .data import DATASETS
+    from .inference import DEFAULT_WORKING_SIZE
 
     e = sub.add_parser("evaluate", help="score a model on the held-out test splits, beside grey")
     e.add_argument("model_dir")
@@ -179,6 +186,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="report path, with one collection (default MODEL_DIR/evaluation[_photos].json)")
     e.set_defaults(run=_evaluate)
 
+
+def _add_pack(sub) -> None:
+    """The `pack` subcommand."""
     pk = sub.add_parser("pack", help="a compact copy of the train and val photos for another machine")
     pk.add_argument("--out", required=True)
     pk.add_argument("--parts", type=int, default=1, help="folders of about equal size")
@@ -190,6 +200,11 @@ def parser() -> argparse.ArgumentParser:
     pk.add_argument("--encoder-weights")
     pk.set_defaults(run=_pack)
 
+
+def _add_colorize(sub) -> None:
+    """The `colorize` subcommand."""
+    from .inference import DEFAULT_WORKING_SIZE
+
     c = sub.add_parser("colorize", help="colour image files")
     c.add_argument("inputs", nargs="+")
     c.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "default"))
@@ -197,6 +212,13 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--working-size", type=int, default=DEFAULT_WORKING_SIZE)
     c.add_argument("--temperature", type=float)
     c.set_defaults(run=_colorize)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ml", description=__doc__)
+    sub = p.add_subparsers(dest="action", required=True)
+    for add in (_add_train, _add_calibrate, _add_evaluate, _add_pack, _add_colorize):
+        add(sub)
     return p
 
 

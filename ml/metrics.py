@@ -3,7 +3,7 @@
 Definitions (shared by the evaluation report, the training log and the tests):
 
 * ``rmse_ab``: root mean square of the ab error in Lab units, over both
-  channels and all pixels (the seed project's metric).
+  channels and all pixels (the metric of the student project this engine grew from).
 * ``psnr`` / ``ssim``: on uint8 RGB, scikit-image, data range 255.
 * ``colourfulness``: Hasler & Süsstrunk (2003), rg = R - G, yb = (R + G) / 2 - B,
   CF = sqrt(σ_rg² + σ_yb²) + 0.3 sqrt(μ_rg² + μ_yb²).

@@ -16,7 +16,7 @@ branch, one skip connection) that reads normalised L and predicts on a grid
 inference upsamples it and reattaches the full-resolution L, so the coarse grid
 costs no detail.  The heads differ:
 
-* ``regression``: 2 channels, tanh, normalised ab; MSE loss (the seed's approach).
+* ``regression``: 2 channels, tanh, normalised ab; MSE loss (the student project's approach, which came out washed out).
 * ``classification``: logits over the quantised ab bins; rebalanced soft-encoded
   cross-entropy; decoded by the annealed mean (ml.bins).
 

@@ -26,6 +26,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +35,6 @@ from . import data as _dataset  # `data` is a keyword below
 from .families import FAMILIES
 from .grid import ARCHITECTURES, INPUT_MULTIPLES, OUTPUT_STRIDE
 
-TEMPERATURES = (0.38, 0.55, 0.7, 1.0)
-CORRECTIONS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.75, 1.0)
 QUICK_VALIDATION_PHOTOS = 48  # per collection and epoch: enough to follow PSNR and colourfulness
 FULL_STAGE_LR_SCALE = 0.1  # the full stage's rate, relative to --learning-rate: the encoder is only nudged
 
@@ -112,46 +111,6 @@ def class_table(collections: dict[str, np.ndarray], shares: dict[str, float]) ->
     centres, prior = bins.fit_bins(total)
     weights = bins.rebalance_weights(centres, prior)
     return {"centres": centres.tolist(), "prior": prior.tolist(), "weights": weights.tolist()}
-
-
-def validation_rows(colorizer, rgb) -> list[dict]:
-    return [metrics.score(colorizer.colorize_array(x), x) for x in rgb]
-
-
-def choose_decoding(colorizer, rgb, max_delta_cf: float) -> tuple[dict, list[dict]]:
-    """Pick the decode (rebalancing correction α and temperature T) on the validation photos.
-
-    Both knobs trade accuracy for vividness: lower α keeps more of the class
-    rebalancing, lower T moves the annealed mean towards the mode.  We take the
-    pair with the best PSNR among those whose colourfulness gap |mean CF pred -
-    mean CF true| stays within ``max_delta_cf`` (desaturation is the failure this
-    family exists to fix); if none does, the pair with the smallest gap.  Only
-    PSNR and colourfulness are computed here, so the 48 pairs stay affordable.
-    """
-    lightness = [color.fast_rgb_to_l(x) for x in rgb]
-    grids = [colorizer.grid_for(l) for l in lightness]  # the network runs once; only the decode varies
-    true_cf = float(np.mean([metrics.colourfulness(x) for x in rgb]))
-    table = []
-    for correction in CORRECTIONS:
-        for t in TEMPERATURES:
-            psnr, cf = [], []
-            for x, l, (grid, small) in zip(rgb, lightness, grids):
-                ab = colorizer.ab_from_grid(grid, small, l.shape, temperature=t, correction=correction)
-                y = color.fast_merge_l_ab(l, ab)
-                psnr.append(metrics.psnr(y, x))
-                cf.append(metrics.colourfulness(y))
-            table.append(
-                {
-                    "correction": correction,
-                    "temperature": t,
-                    "psnr": float(np.mean(psnr)),
-                    "colourfulness": float(np.mean(cf)),
-                    "delta_colourfulness": abs(float(np.mean(cf)) - true_cf),
-                }
-            )
-    ok = [r for r in table if r["delta_colourfulness"] <= max_delta_cf]
-    best = max(ok, key=lambda r: r["psnr"]) if ok else min(table, key=lambda r: r["delta_colourfulness"])
-    return {"correction": best["correction"], "temperature": best["temperature"]}, table
 
 
 def save_for_inference(model, path: Path, build=None) -> None:
@@ -269,6 +228,7 @@ def stages(config: TrainConfig) -> list[tuple[str, int, int, float]]:
 
 def quick_validation(model, info: dict, val_sets: dict[str, np.ndarray]) -> dict[str, float]:
     """PSNR and colourfulness gap per collection on a few val photos, with the default decode."""
+    from .calibrate import validation_rows
     from .inference import Colorizer
 
     colorizer = Colorizer.in_memory(model, info)
@@ -286,73 +246,60 @@ def quick_validation(model, info: dict, val_sets: dict[str, np.ndarray]) -> dict
     return out
 
 
-def _progress_callback(config, report, log_path, history, steps, stage, per_collection, deadline):
-    """A Keras callback that reports batches and epochs, appends each epoch to train_log.json,
-    and stops training after the epoch that passes ``deadline`` (a ``time.time()`` value or None)."""
-    import keras
-
-    class Progress(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch, self.started = epoch, time.time()
-
-        def on_train_batch_end(self, batch, logs=None):
-            if batch % 10 == 0:
-                report(
-                    {
-                        "stage": "batch",
-                        "epoch": self.epoch + 1,
-                        "epochs": config.epochs,
-                        "batch": batch + 1,
-                        "batches": steps,
-                        "loss": float((logs or {}).get("loss", math.nan)),
-                    }
-                )
-
-        def on_epoch_end(self, epoch, logs=None):
-            row = {
-                "epoch": epoch + 1,
-                "stage": stage,
-                **{k: float(v) for k, v in (logs or {}).items()},
-                **per_collection(self.model),
-                "seconds": round(time.time() - self.started, 1),
-            }
-            history[:] = [h for h in history if h["epoch"] < epoch + 1] + [row]
-            log_path.write_text(json.dumps(history, indent=1))
-            report({"stage": "epoch", "epoch": epoch + 1, "epochs": config.epochs, "logs": row})
-            if deadline is not None and time.time() > deadline:
-                self.model.stop_training = True
-
-    return Progress()
-
-
-def fit_stages(config, model, loss, info, train_sets, val_sets, report) -> list[dict]:
-    """Run each stage (resuming where a previous run of the same command stopped); returns the log."""
-    import keras
-
-    from .models import set_encoder_trainable
-
-    out = Path(config.out)
-    weights = [config.collections()[k] for k in train_sets]
-    common = dict(
+def _datasets(config: TrainConfig, train_sets, val_sets):
+    """(training batches, one validation set per collection, all val photos together)."""
+    common: dict[str, Any] = dict(
         batch_size=config.batch_size,
         output_stride=OUTPUT_STRIDE,
         family=config.family,
         seed=config.seed,
         workers=config.workers,
     )
+    shares = config.collections()
     train_ds = _dataset.make_dataset(
         list(train_sets.values()),
         crop=config.crop,
         train=True,
-        weights=weights,
+        weights=[shares[k] for k in train_sets],
         age_probability=config.age_probability,
         steps_per_epoch=config.steps_per_epoch,
         **common,
     )
-    val_ds = {k: _dataset.make_dataset(v, crop=config.crop, train=False, **common) for k, v in val_sets.items()}
+    per_collection = {k: _dataset.make_dataset(v, crop=config.crop, train=False, **common) for k, v in val_sets.items()}
+    # The val_loss that picks the best epoch is over all collections' val photos together.
+    joined = _dataset.make_dataset(list(val_sets.values()), crop=config.crop, train=False, **common)
+    return train_ds, per_collection, joined
+
+
+def _callbacks(config: TrainConfig, stage: str, history: list[dict], progress) -> list:
+    import keras
+
+    out = Path(config.out)
+    return [
+        keras.callbacks.BackupAndRestore(str(out / "backup" / stage)),
+        keras.callbacks.ModelCheckpoint(  # on resume, only an epoch better than the logged ones replaces the best
+            str(out / "best.weights.h5"),
+            monitor="val_loss",
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=min((h["val_loss"] for h in history if "val_loss" in h), default=None),
+        ),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
+        progress,
+    ]
+
+
+def fit_stages(config, model, loss, info, train_sets, val_sets, report) -> list[dict]:
+    """Run each stage (resuming where a previous run of the same command stopped); returns the log."""
+    import keras
+
+    from .callbacks import EpochProgress
+    from .models import set_encoder_trainable
+
+    out = Path(config.out)
+    train_ds, val_ds, joined = _datasets(config, train_sets, val_sets)
     log_path = out / "train_log.json"
     history = json.loads(log_path.read_text()) if log_path.exists() else []
-    best_path = out / "best.weights.h5"
 
     def per_collection(m):
         losses = {f"{k}_val_loss": float(m.evaluate(ds, verbose=0)) for k, ds in val_ds.items()}
@@ -360,46 +307,39 @@ def fit_stages(config, model, loss, info, train_sets, val_sets, report) -> list[
 
     deadline = time.time() + 60 * config.max_minutes if config.max_minutes else None
     for stage, first, end, rate in stages(config):
-        if deadline is not None and time.time() > deadline:
-            break
         done_marker = out / f"stage-{stage}.weights.h5"
         if done_marker.exists():  # finished by an earlier run of this command
             model.load_weights(str(done_marker))
             continue
+        if deadline is not None and time.time() > deadline:
+            break
         if config.arch == "lite0_unet":
             set_encoder_trainable(model, stage != "frozen")
         schedule = keras.optimizers.schedules.CosineDecay(rate, decay_steps=len(train_ds) * (end - first), alpha=0.05)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
-        callbacks = [
-            keras.callbacks.BackupAndRestore(str(out / "backup" / stage)),
-            keras.callbacks.ModelCheckpoint(  # on resume, only an epoch better than the logged ones replaces the best
-                str(best_path),
-                monitor="val_loss",
-                save_best_only=True,
-                save_weights_only=True,
-                initial_value_threshold=min((h["val_loss"] for h in history if "val_loss" in h), default=None),
-            ),
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
-            _progress_callback(config, report, log_path, history, len(train_ds), stage, per_collection, deadline),
-        ]
+        progress = EpochProgress(
+            report,
+            log_path,
+            history,
+            stage=stage,
+            epochs=config.epochs,
+            batches=len(train_ds),
+            extra=per_collection,
+            deadline=deadline,
+        )
         report({"stage": "training", "epochs": config.epochs, "batches": len(train_ds), "step": stage})
         model.fit(
             train_ds,
-            validation_data=_joined(val_sets, config, common),
+            validation_data=joined,
             epochs=end,
             initial_epoch=first,
-            callbacks=callbacks,
+            callbacks=_callbacks(config, stage, history, progress),
             verbose=2,
         )
         model.save_weights(str(done_marker))
-    if best_path.exists():
-        model.load_weights(str(best_path))
+    if (out / "best.weights.h5").exists():
+        model.load_weights(str(out / "best.weights.h5"))
     return history
-
-
-def _joined(val_sets, config, common):
-    """All collections' val photos in one dataset: the val_loss that picks the best epoch."""
-    return _dataset.make_dataset(list(val_sets.values()), crop=config.crop, train=False, **common)
 
 
 def train(config: TrainConfig, progress=None) -> dict:
@@ -430,6 +370,8 @@ def train(config: TrainConfig, progress=None) -> dict:
         return info
     report({"stage": "validating"})
     paths = {"landscape": config.data, "photos": config.photos}
+    from .calibrate import calibrate
+
     return calibrate(
         out,
         data=paths["landscape"] if "landscape" in val_sets else None,
@@ -438,41 +380,3 @@ def train(config: TrainConfig, progress=None) -> dict:
         max_delta_cf=config.max_delta_colourfulness,
         val_examples=config.val_examples or config.max_examples,
     )
-
-
-def calibrate(
-    model_dir: str | Path,
-    *,
-    data: str | None = None,
-    photos: str | None = None,
-    collections: tuple[str, ...] = _dataset.DATASETS,
-    max_delta_cf: float = 6.0,
-    val_examples: int | None = None,
-) -> dict:
-    """Choose the decode (classification) on the val splits of ``collections`` together; record val metrics.
-
-    The photos' val crops and the landscape val photos are pooled, so one decode
-    serves both kinds of picture; ``model.json`` gets the choice, the whole search
-    table, and the validation summary of each collection.
-    """
-    from .inference import Colorizer
-
-    model_dir = Path(model_dir)
-    info = json.loads((model_dir / "model.json").read_text())
-    colorizer = Colorizer(model_dir)
-    paths = {"landscape": data, "photos": photos}
-    val = {
-        name: _dataset.load_rgb(_dataset.split_files(_dataset.dataset_root(paths[name], name), "val", val_examples))
-        for name in collections
-    }
-    pooled = [x for images in val.values() for x in images]
-    if info["family"] == "classification":
-        decoding, info["decode_search"] = choose_decoding(colorizer, pooled, max_delta_cf)
-        info.update(decoding, max_delta_colourfulness=max_delta_cf, calibrated_on=list(collections))
-        info.pop("temperature_search", None)
-        colorizer.temperature, colorizer.correction = decoding["temperature"], decoding["correction"]
-    rows = {name: validation_rows(colorizer, images) for name, images in val.items()}
-    info["validation_by_collection"] = {name: metrics.summarise(r) for name, r in rows.items()}
-    info["validation"] = metrics.summarise([r for collection in rows.values() for r in collection])
-    (model_dir / "model.json").write_text(json.dumps(info, indent=1))
-    return info

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from ml.calibrate import CORRECTIONS, TEMPERATURES
 from ml.inference import Colorizer
-from ml.train import CORRECTIONS, TEMPERATURES, TrainConfig, TrainingCancelled, train
+from ml.train import TrainConfig, TrainingCancelled, train
 
 
 def config(out, **overrides):
