@@ -305,7 +305,7 @@ def fit_stages(config, model, loss, info, train_sets, val_sets, report) -> list[
         losses = {f"{k}_val_loss": float(m.evaluate(ds, verbose=0)) for k, ds in val_ds.items()}
         return {**losses, **quick_validation(m, info, val_sets)}
 
-    deadline = time.time() + 60 * config.max_minutes if config.max_minutes else None
+    deadline = time.time() + 60 * config.max_minutes if config.max_minutes is not None else None
     for stage, first, end, rate in stages(config):
         done_marker = out / f"stage-{stage}.weights.h5"
         if done_marker.exists():  # finished by an earlier run of this command

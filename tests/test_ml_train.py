@@ -10,6 +10,7 @@ from ml.train import TrainConfig, TrainingCancelled, train
 def config(out, **overrides):
     base = dict(
         family="classification",
+        arch="scratch",  # the tiny network: these tests are about the training loop, not the encoder
         out=str(out),
         epochs=2,
         batch_size=8,
@@ -72,3 +73,22 @@ def test_the_cli_records_the_exact_training_command(monkeypatch):
     assert config.command == "python -m ml train --family regression --epochs 3 --out models/x"
     assert config.epochs == 3
     assert config.batch_size == 32  # flags left out keep the defaults
+
+
+def test_a_stopped_run_finished_with_no_time_left_trains_no_further_epoch(tmp_path):
+    def cancel_in_second_epoch(event):
+        if event["stage"] == "batch" and event["epoch"] == 2:
+            raise TrainingCancelled
+
+    with pytest.raises(TrainingCancelled):
+        train(config(tmp_path, epochs=3), progress=cancel_in_second_epoch)
+    events = []
+    train(config(tmp_path, epochs=3, max_minutes=0), progress=events.append)
+    assert [e for e in events if e["stage"] == "epoch"] == []
+
+
+def test_a_run_finished_with_no_time_left_still_writes_its_model(tmp_path):
+    train(config(tmp_path, epochs=1))
+    (tmp_path / "model.keras").unlink()
+    train(config(tmp_path, epochs=1, max_minutes=0))
+    assert (tmp_path / "model.keras").is_file()
