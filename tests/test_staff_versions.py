@@ -14,7 +14,7 @@ from PIL import Image
 
 from gallery import tasks, training_runs
 from gallery.models import ModelVersion, Photo
-from gallery.staff_forms import FAMILIES, WORKING_SIZES, TrainingForm
+from gallery.staff_forms import FAMILIES, TRAINING_CROPS, TrainingForm
 from gallery.staff_progress import progress_report
 from tests.site_fixtures import FakeColorizer, make_photo
 from tests.staff_fixtures import FAKE_LOG, TINY_RUN, fake_report
@@ -227,11 +227,13 @@ class FakeEngine:
         progress({"stage": "validating"})
         return {}
 
-    def evaluate(self, model_dir, max_examples=None, progress=None):
-        self.evaluations.append(max_examples)
+    def evaluate(self, model_dir, *, data=None, collection="landscape", max_examples=None, progress=None):
+        from ml.evaluate import REPORT_NAMES
+
+        self.evaluations.append((collection, max_examples, data))
         progress(0, 8)
-        report = fake_report(8)
-        (Path(model_dir) / "evaluation.json").write_text(json.dumps(report))
+        report = fake_report(8, collection=collection)
+        (Path(model_dir) / REPORT_NAMES[collection]).write_text(json.dumps(report))
         return report
 
 
@@ -269,12 +271,17 @@ def test_a_run_ends_ready_without_touching_the_active_model(
     assert Path(config.out) == version.path
     assert version.path.parent == engine_root(engine)
     assert (config.epochs, config.crop, config.filters, config.depth, config.max_examples) == (2, 64, 4, 1, 16)
-    assert config.command.startswith("python -m ml train --family classification --epochs 2")
-    assert engine.evaluations == [8]  # COLORSITE_EVAL_EXAMPLES test photos
+    assert (config.arch, config.mix, config.init_from) == ("scratch", 1.0, None)
+    assert config.command.startswith("python -m ml train --family classification --arch scratch --epochs 2")
+    # both test splits, landscape (the headline) first, each on COLORSITE_EVAL_EXAMPLES photos
+    assert engine.evaluations == [("landscape", 8, None), ("photos", 8, None)]
     assert [row["epoch"] for row in version.train_log] == [1, 2]
     assert version.train_log[1]["val_loss"] == 3.4
     assert version.summary["images"] == 8
     assert len(version.evaluation["rows"]) == 8
+    assert version.photos_summary["images"] == 8
+    assert len(version.photos_evaluation["rows"]) == 8
+    assert version.photos_summary["collection"] == "photos"
     assert version.size_bytes == 321
     assert version.parameter_count == 555
     assert version.pictures_state == ModelVersion.PICTURES_QUEUED  # pictures drawn next, by a task
@@ -435,13 +442,23 @@ def test_the_form_refuses_fewer_examples_than_a_batch(role_clients):
     assert not ModelVersion.objects.filter(state=ModelVersion.QUEUED).exists()
 
 
-def test_every_choice_of_the_form_is_one_the_engine_accepts():
+def test_every_combination_the_form_accepts_is_one_the_engine_accepts():
+    from ml.grid import ARCHITECTURES
     from ml.models import FAMILIES as ENGINE_FAMILIES
     from ml.train import TrainConfig
 
     assert set(FAMILIES) == set(ENGINE_FAMILIES)
-    for crop in WORKING_SIZES:
-        TrainConfig(crop=crop)  # raises ValueError for a crop the engine refuses
+    accepted = 0
+    for arch in ARCHITECTURES:
+        for crop in TRAINING_CROPS:
+            for mix in (0.0, 0.3):
+                form = TrainingForm({**TINY_RUN, "arch": arch, "crop": crop, "mix": mix, "frozen_epochs": 0})
+                if form.is_valid():
+                    accepted += 1
+                    p = form.cleaned_data
+                    TrainConfig(arch=arch, crop=p["crop"], mix=p["mix"])  # raises ValueError for what it refuses
+                    assert p["crop"] <= 150 or p["mix"] == 0  # the landscape photos are 150 px
+    assert accepted >= 10
     form = TrainingForm({**TINY_RUN, "max_examples": ""})
     assert form.is_valid(), form.errors
     assert form.cleaned_data["max_examples"] is None
