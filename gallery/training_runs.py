@@ -26,6 +26,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ml.families import FAMILIES
+from ml.grid import ARCHITECTURES
+
 from . import enqueue
 from .models import ModelVersion
 from .models.versions import finite, stored_directory
@@ -194,9 +197,11 @@ def fine_tune_parameters(active: ModelVersion | None, **extra) -> dict:
             f"The active version {active.label} has no readable model.json, so it cannot be fine-tuned; "
             "start a full run instead."
         ) from None
+    if family not in FAMILIES or arch not in ARCHITECTURES:
+        raise ValueError(f"The active version {active.label} is a {family} {arch} model, which this engine cannot train.")
     if not (active.path / "model.keras").is_file():
         raise ValueError(f"The active version {active.label} has no model.keras to fine-tune.")
-    return {
+    parameters = {
         "kind": FINE_TUNE_KIND,
         "family": family,
         "arch": arch,
@@ -206,6 +211,9 @@ def fine_tune_parameters(active: ModelVersion | None, **extra) -> dict:
         "init_from_label": active.label,
         **extra,
     }
+    if parameters.get("max_examples"):  # a quick check: the first N train and validation photos, as in a full run
+        parameters["val_examples"] = min(parameters["val_examples"], parameters["max_examples"])
+    return parameters
 
 
 def run(version: ModelVersion) -> None:
