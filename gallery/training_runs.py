@@ -158,9 +158,12 @@ def training_command(version: ModelVersion) -> str:
     """The `python -m ml train` command that repeats this run (a fine-tune or a full run), recorded in model.json."""
     p = version.training_parameters
     arch = p.get("arch", "scratch")
-    args = [f"--family {p['family']}", f"--arch {arch}", f"--epochs {p['epochs']}"]
-    if arch == "lite0_unet" and not p.get("init_from"):  # a warm start skips the frozen stage
-        args.append(f"--frozen-epochs {p.get('frozen_epochs') or 0}")
+    args = [
+        f"--family {p['family']}",
+        f"--arch {arch}",
+        f"--epochs {p['epochs']}",
+        f"--frozen-epochs {p.get('frozen_epochs') or 0}",  # always: the engine's default is 1
+    ]
     if p.get("steps_per_epoch"):
         args.append(f"--steps-per-epoch {p['steps_per_epoch']}")
     args += [
@@ -198,7 +201,9 @@ def fine_tune_parameters(active: ModelVersion | None, **extra) -> dict:
             "start a full run instead."
         ) from None
     if family not in FAMILIES or arch not in ARCHITECTURES:
-        raise ValueError(f"The active version {active.label} is a {family} {arch} model, which this engine cannot train.")
+        raise ValueError(
+            f"The active version {active.label} is a {family} {arch} model, which this engine cannot train."
+        )
     if not (active.path / "model.keras").is_file():
         raise ValueError(f"The active version {active.label} has no model.keras to fine-tune.")
     parameters = {

@@ -319,9 +319,9 @@ def test_a_version_with_only_the_old_landscape_report_says_it_has_no_photos_repo
 
 def compared(html: str, collection: str, key: str) -> dict:
     row = re.search(rf'<tr data-set="{collection}" data-metric="{key}">.*?</tr>', html, re.S).group(0)
-    return {cls: re.search(rf'<td class="{cls}[^"]*">([^<]*)</td>', row).group(1) for cls in ("candidate", "active")} | {
-        "difference": re.search(r'<td class="difference[^"]*">([^<]*)</td>', row).group(1)
-    }
+    return {
+        cls: re.search(rf'<td class="{cls}[^"]*">([^<]*)</td>', row).group(1) for cls in ("candidate", "active")
+    } | {"difference": re.search(r'<td class="difference[^"]*">([^<]*)</td>', row).group(1)}
 
 
 def test_a_new_ready_version_is_shown_against_the_active_one_before_activation(role_clients, make_version):
