@@ -24,7 +24,10 @@ Environment variables (defaults in brackets):
   COLORSITE_QUEUE            [colorsite] the Celery queue the web enqueues to and workers read
   COLORSITE_TRAINING_QUEUE   [<COLORSITE_QUEUE>-training] the queue of training runs started from the staff pages
   COLORSITE_MODELS_ROOT      [<BASE_DIR>/var/models] where those runs write their model folders (<version id>/)
-  COLORSITE_EVAL_EXAMPLES    [0 = the whole test split, 809 photos] test photos a new version is evaluated on
+  COLORSITE_EVAL_EXAMPLES    [0 = the whole test splits, 809 + 842 photos] test photos of each collection a new
+                             version is evaluated on (landscape and everyday photos)
+  COLORSITE_PHOTOS           [the engine's default, ../shared/datasets/photos] the everyday-photos dataset that
+                             training runs read and that new versions and leaderboards are scored and drawn from
   COLORSITE_LEADERBOARD_SIZE [10] the most best / worst photos a leaderboard shows (pictures drawn per version)
   COLORSITE_TRAINING_TIME_LIMIT [43200] seconds a training run may take (soft; hard limit 1.2 x this)
   COLORSITE_TRAINING_STALE_AFTER [3600] seconds without news after which a run counts as abandoned
@@ -267,6 +270,9 @@ CELERY_TASK_ROUTES = {
 COLORSITE_TRAINING_TIME_LIMIT = env_int("COLORSITE_TRAINING_TIME_LIMIT", 12 * 3600, minimum=60)
 COLORSITE_TRAINING_STALE_AFTER = env_int("COLORSITE_TRAINING_STALE_AFTER", 3600, minimum=60)
 COLORSITE_EVAL_EXAMPLES = env_int("COLORSITE_EVAL_EXAMPLES", 0, minimum=0)
+# None: the engine's own default (ml.data.dataset_root reads COLORSITE_PHOTOS too, then ../shared/datasets/photos).
+_photos = env_str("COLORSITE_PHOTOS", "")
+COLORSITE_PHOTOS_DATASET = Path(_photos) if _photos else None
 COLORSITE_LEADERBOARD_SIZE = env_int("COLORSITE_LEADERBOARD_SIZE", 10, minimum=1)
 _cache = env_str("COLORSITE_TRAINING_CACHE_DIR", str(BASE_DIR / ".cache" / "ml"))
 COLORSITE_TRAINING_CACHE_DIR = Path(_cache) if _cache else None

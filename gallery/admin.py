@@ -29,7 +29,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     list_display = ("label", "state", "is_active", "family", "created_by", "created", "finished")
     list_filter = ("state", "is_active", "family")
-    exclude = ("evaluation", "summary", "progress", "pictures")
+    exclude = ("evaluation", "summary", "photos_evaluation", "photos_summary", "progress", "pictures")
     change_list_template = "admin/gallery/modelversion/change_list.html"
 
     def has_add_permission(self, request):

@@ -2,7 +2,8 @@
 
 The training worker records raw events in the row (gallery.training_runs.report_progress); this
 turns them into what the page shows.  The bar's stages share it out: loading up to 2 %, training
-2-85 %, choosing the decode 87 %, evaluating on the test split 90-99 %, done 100 %.
+2-85 %, choosing the decode 87 %, evaluating on the two test splits 90-99 % (landscape, then the
+everyday photos), done 100 %.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ STAGE_LABELS = {
     "batch": "training",
     "epoch": "training",
     "validating": "choosing the decode (temperature, rebalancing correction) on the validation photos",
-    "evaluating": "evaluating on the test split",
+    "evaluating": "evaluating on the test splits",
     "done": "done",
     "failed": "failed",
     "cancelled": "cancelled",
@@ -39,7 +40,7 @@ def progress_report(version: ModelVersion) -> dict:
         "label": version.label,
         "state": version.state,
         "stage": p.get("stage", ""),
-        "stage_label": STAGE_LABELS.get(p.get("stage", ""), p.get("stage", "")),
+        "stage_label": _stage_label(p),
         "fraction": round(fraction, 4) if fraction is not None else None,
         "epoch": p.get("epoch"),
         "epochs": p.get("epochs"),
@@ -53,6 +54,16 @@ def progress_report(version: ModelVersion) -> dict:
         "failure_reason": version.failure_reason,
         "cancel_requested": version.cancel_requested,
     }
+
+
+EVALUATING_LABELS = {"landscape": "landscape", "photos": "everyday photos"}
+
+
+def _stage_label(p: dict) -> str:
+    stage = p.get("stage", "")
+    if stage == "evaluating" and p.get("collection") in EVALUATING_LABELS:
+        return f"evaluating on the {EVALUATING_LABELS[p['collection']]} test split"
+    return STAGE_LABELS.get(stage, stage)
 
 
 def _fraction_and_eta(version: ModelVersion) -> tuple[float | None, float | None]:
@@ -70,7 +81,11 @@ def _fraction_and_eta(version: ModelVersion) -> tuple[float | None, float | None
     if stage == "validating":
         return VALIDATING, None
     if stage == "evaluating":
-        return EVALUATING_START + EVALUATING_SHARE * (p.get("done", 0) / p["total"] if p.get("total") else 0), None
+        # each test split gets an equal share of the evaluation's part of the bar
+        collections = ModelVersion.COLLECTIONS
+        index = collections.index(p["collection"]) if p.get("collection") in collections else 0
+        within = p.get("done", 0) / p["total"] if p.get("total") else 0
+        return EVALUATING_START + EVALUATING_SHARE * (index + within) / len(collections), None
     if stage in (ModelVersion.FAILED, ModelVersion.CANCELLED):
         return None, None
     return 0.0, None

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from . import training_runs
 from .models import ModelVersion, Photo
 from .photo_io import serve_file
-from .staff_forms import METRIC_LABELS, LeaderboardForm, TrainingForm
+from .staff_forms import METRIC_LABELS, SET_LABELS, LeaderboardForm, TrainingForm
 from .staff_progress import progress_report
 
 MANAGE_PERMISSION = "gallery.manage_models"
@@ -72,6 +72,7 @@ def dashboard_context(request, form: TrainingForm | None = None) -> dict:
     first = by_id.get(request.GET.get("a", "")) or active or (versions[0] if versions else None)
     second = by_id.get(request.GET.get("b", ""))
     return {
+        "candidate": activation_candidate(versions, active, first),
         "versions": versions,
         "active": active,
         "shown": [v for v in (first, second) if v],
@@ -82,6 +83,21 @@ def dashboard_context(request, form: TrainingForm | None = None) -> dict:
         "form": form or TrainingForm(),
         "metric_labels": METRIC_LABELS,
     }
+
+
+def activation_candidate(
+    versions: list[ModelVersion], active: ModelVersion | None, looked_at: ModelVersion | None
+) -> ModelVersion | None:
+    """The ready version to show against the active one: the one looked at, else the newest not yet activated.
+
+    "Newest" means made after the active version (a run that has just ended), so an admin sees
+    its figures beside the active version's before the Activate button, without asking.
+    """
+    if active is None:
+        return None
+    if looked_at is not None and looked_at.state == ModelVersion.READY and not looked_at.is_active:
+        return looked_at
+    return next((v for v in versions if v.state == ModelVersion.READY and v.number > active.number), None)
 
 
 @staff_required
@@ -148,12 +164,13 @@ def rollback(request):
 @staff_required
 @require_GET
 def leaderboard(request, version_id):
-    """Best and worst test photos of a version by a metric, and the users' colour uploads ranked alike."""
-    version = get_object_or_404(ModelVersion, pk=version_id, state=ModelVersion.READY)
+    """Best and worst photos of one test split of a version by a metric, and the users' colour uploads ranked alike."""
     form = LeaderboardForm(request.GET)
     form.is_valid()  # every field falls back to a default, so the form is never invalid
-    metric, n = form.cleaned_data["metric"], form.cleaned_data["n"]
-    best, worst = version.ranked(metric, n)
+    metric, n, collection = form.cleaned_data["metric"], form.cleaned_data["n"], form.cleaned_data["set"]
+    other_reports = [field for c, (_, _, field) in ModelVersion.REPORTS.items() if c != collection]
+    version = get_object_or_404(ModelVersion.objects.defer(*other_reports), pk=version_id, state=ModelVersion.READY)
+    best, worst = version.ranked(metric, n, collection)
     if version.pictures_state != ModelVersion.PICTURES_READY:
         version.request_pictures()  # drawn once per version, by the training worker
     uploads = Photo.objects.ranked_by(metric, version).only(
@@ -175,6 +192,9 @@ def leaderboard(request, version_id):
             "form": form,
             "metric": metric,
             "metric_label": METRIC_LABELS[metric],
+            "set": collection,
+            "set_label": SET_LABELS[collection],
+            "set_labels": SET_LABELS,
             "n": n,
             "best": best,
             "worst": worst,

@@ -50,15 +50,24 @@ def render_triptychs(
     *,
     data: str | None = None,
     colorizer: Colorizer | None = None,
+    collection: str = "landscape",
 ) -> dict[str, Path]:
-    """Write ``<file stem>.jpg`` triptychs for the named test photos; returns file -> path."""
+    """Write ``<file stem>.jpg`` triptychs for the named test photos of ``collection``; returns file -> path.
+
+    ``files`` are the report rows' file names; where each lives is read from the
+    collection's test split (landscape: ``color/``, photos: ``test/``), so a
+    name that is not a test photo of that collection raises ``ValueError``.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    root = _dataset.dataset_root(data)
+    test_paths = {path.name: path for path in _dataset.split_files(_dataset.dataset_root(data, collection), "test")}
+    unknown = sorted(set(files) - set(test_paths))
+    if unknown:
+        raise ValueError(f"not test photos of the {collection} collection: {unknown[:5]}")
     colorizer = colorizer or Colorizer(model_dir)
     written = {}
     for name in files:
-        with Image.open(root / "color" / name) as im:
+        with Image.open(test_paths[name]) as im:
             rgb = np.asarray(im.convert("RGB"))
         target = out / f"{Path(name).stem}.jpg"
         triptych(rgb, colorizer.colorize_array(rgb)).save(target, quality=90)

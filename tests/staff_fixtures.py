@@ -20,12 +20,17 @@ from tests.site_fixtures import Workers, wait_for
 ROLES = ("anonymous", "user", "staff", "admin")
 EVAL_EXAMPLES = 8  # test photos a version trained in the tests is evaluated on
 LEADERBOARD_SIZE = 3
-# The tiniest run that still trains, calibrates and evaluates: ~30 s on a 2-core CPU.
+# The tiniest run that still trains, calibrates and evaluates (both test splits): a full run of the small
+# scratch network on landscape only (mix 1), ~30 s on a 2-core CPU.
 TINY_RUN = {
+    "kind": "full",
     "family": "classification",
+    "arch": "scratch",
     "epochs": 1,
+    "frozen_epochs": 0,
     "learning_rate": 0.002,
     "crop": 64,
+    "mix": 1.0,
     "filters": 4,
     "depth": 1,
     "batch_size": 8,
@@ -56,22 +61,32 @@ def model_manager(django_user_model):
     return user
 
 
-def test_photo_names(n: int) -> list[str]:
+def test_photo_names(n: int, collection: str = "landscape") -> list[str]:
+    """File names of real test photos: landscape's first n; photos' spread over the split, so over its source sets."""
     from ml.data import dataset_root
 
-    return json.loads((dataset_root() / "splits.json").read_text())["test"][:n]
+    names = json.loads((dataset_root(None, collection) / "splits.json").read_text())["test"]
+    if collection == "photos":
+        names = names[:: max(1, len(names) // n)]
+    return [Path(name).name for name in names[:n]]
 
 
 test_photo_names.__test__ = False  # a helper, not a test
 
 
-def fake_report(n: int = 12, seed: int = 0) -> dict:
-    """An evaluation report shaped like ml.evaluate's, with made-up scores for real test photos."""
+def fake_report(n: int = 12, seed: int = 0, collection: str | None = None) -> dict:
+    """An evaluation report shaped like ml.evaluate's, with made-up scores for real test photos.
+
+    ``collection`` None gives the first engine's shape (no collection, no share beating grey, no
+    sources): the shipped model's report of today.  "landscape" or "photos" gives the new engine's.
+    """
     from ml import metrics
+    from ml.data import source_of
+    from ml.evaluate import by_source, compare_with_grey
 
     rng = np.random.default_rng(seed)
     rows = []
-    for name in test_photo_names(n):
+    for name in test_photo_names(n, collection or "landscape"):
         truth = float(rng.uniform(10, 60))
         model = {
             "rmse_ab": float(rng.uniform(5, 30)),
@@ -83,14 +98,14 @@ def fake_report(n: int = 12, seed: int = 0) -> dict:
         }
         grey = {
             "rmse_ab": model["rmse_ab"] + float(rng.uniform(0, 5)),
-            "psnr": model["psnr"] - 1,
+            "psnr": model["psnr"] + float(rng.uniform(-2, 1)),  # the model loses to grey on some photos
             "ssim": model["ssim"],
             "auc": model["auc"] - 0.01,
             "colourfulness": 0.1,
             "colourfulness_true": truth,
         }
         rows.append({"file": name, "model": model, "grey": grey})
-    return {
+    report = {
         "model_dir": "made-up",
         "model": {"family": "classification"},
         "temperature": 0.38,
@@ -103,6 +118,11 @@ def fake_report(n: int = 12, seed: int = 0) -> dict:
             "grey": metrics.summarise([r["grey"] for r in rows]),
         },
     }
+    if collection is not None:
+        for row in rows:
+            row["source"] = source_of(row["file"])
+        report.update(collection=collection, **compare_with_grey(rows), by_source=by_source(rows))
+    return report
 
 
 FAKE_LOG = [
@@ -114,8 +134,10 @@ FAKE_LOG = [
 
 @pytest.fixture
 def make_version(db):
-    """make_version(label, active=False, report=None, **fields) -> a ready version; starts from no versions.
+    """make_version(label, active=False, report=None, photos_report=None, **fields) -> a ready version.
 
+    Starts from no versions; ``report`` is the landscape report (a made-up one by default),
+    ``photos_report`` the everyday photos' (none by default, like the shipped model of today).
     Whatever the migrate registered (the shipped model) is removed first, so each test knows
     exactly which versions exist.
     """
@@ -123,7 +145,14 @@ def make_version(db):
 
     ModelVersion.objects.all().delete()
 
-    def make(label: str = "v", *, active: bool = False, report: dict | None = None, **fields) -> ModelVersion:
+    def make(
+        label: str = "v",
+        *,
+        active: bool = False,
+        report: dict | None = None,
+        photos_report: dict | None = None,
+        **fields,
+    ) -> ModelVersion:
         fields = {
             "state": ModelVersion.READY,
             "family": "classification",
@@ -135,6 +164,8 @@ def make_version(db):
         version = ModelVersion(label=label, **fields)
         if version.state == ModelVersion.READY:
             version.set_report(report or fake_report())
+            if photos_report:
+                version.set_report(photos_report)
         version.number = ModelVersion.next_number()
         version.save()
         if active:

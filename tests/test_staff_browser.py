@@ -28,6 +28,9 @@ def test_an_admin_sees_the_progress_bar_move_during_a_quick_run(admin_page, tmp_
     from playwright.sync_api import Error as PlaywrightError
 
     page = admin_page
+    page.check('input[name="kind"][value="full"]')  # a full run of the small scratch network, on landscape only
+    page.select_option("#id_arch", "scratch")
+    page.fill("#id_mix", "1")
     page.select_option("#id_family", "classification")
     page.fill("#id_epochs", "4")
     page.select_option("#id_crop", "64")

@@ -259,3 +259,184 @@ def test_colour_uploads_are_ranked_by_their_own_scores(role_clients, make_versio
     grey = reverse("staff-upload-file", args=[ordered[0], "grey"])
     assert grey in html
     assert role_clients["staff"].get(grey).status_code == 200
+
+
+# -- both test splits (issue 8): landscape the headline, the everyday photos with their source sets ------
+
+
+def mean(values) -> float:
+    return sum(values) / len(values)
+
+
+def photos_report(n: int = 20, seed: int = 5) -> dict:
+    return fake_report(n, seed=seed, collection="photos")
+
+
+def test_the_dashboard_shows_both_reports_landscape_first(role_clients, make_version, nothing_is_computed):
+    landscape, photos = fake_report(12, collection="landscape"), photos_report(20)
+    make_version("v1", active=True, report=landscape, photos_report=photos)
+    html = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
+    assert html.index("report report-landscape") < html.index("report report-photos")  # the headline first
+    table = section(html, "report report-photos")
+    for key in ("rmse_ab", "psnr", "auc", "colourfulness"):
+        row = re.search(rf'<tr data-photos-metric="{key}">.*?</tr>', table, re.S).group(0)
+        fmt = "{:.3f}" if key == "auc" else "{:.2f}"
+        assert f'<td class="model">{fmt.format(mean([r["model"][key] for r in photos["rows"]]))}</td>' in row
+        assert f'<td class="grey">{fmt.format(mean([r["grey"][key] for r in photos["rows"]]))}</td>' in row
+    share = mean([r["model"]["psnr"] > r["grey"]["psnr"] for r in photos["rows"]])
+    beats = re.search(r'<tr data-photos-metric="beats_grey">.*?</tr>', table, re.S).group(0)
+    assert f'<td class="model">{share:.0%}</td>' in beats
+    landscape_psnr = mean([r["model"]["psnr"] for r in landscape["rows"]])
+    assert f'<td class="model">{landscape_psnr:.2f}</td>' in section(html, "report report-landscape")
+
+
+def test_the_photos_report_has_a_row_per_source_set(role_clients, make_version):
+    photos = photos_report(30)
+    make_version("v1", active=True, photos_report=photos)
+    html = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
+    table = section(html, "sources")
+    groups: dict[str, list[dict]] = {}
+    for row in photos["rows"]:  # the source set is the file name's prefix, counted here independently
+        groups.setdefault(row["file"].split("-test-")[0], []).append(row)
+    assert len(groups) >= 5
+    assert re.findall(r'<tr data-source="([^"]+)"', table) == sorted(groups)
+    for source, rows in groups.items():
+        line = re.search(rf'<tr data-source="{source}".*?</tr>', table, re.S).group(0)
+        assert f'<td class="images">{len(rows)}</td>' in line
+        assert f'<td class="psnr-model">{mean([r["model"]["psnr"] for r in rows]):.2f}</td>' in line
+        assert f'<td class="psnr-grey">{mean([r["grey"]["psnr"] for r in rows]):.2f}</td>' in line
+        assert f'<td class="beats-grey">{mean([r["model"]["psnr"] > r["grey"]["psnr"] for r in rows]):.0%}</td>' in line
+
+
+def test_a_version_with_only_the_old_landscape_report_says_it_has_no_photos_report(role_clients, make_version):
+    make_version("old", active=True)  # the first engine's report: no collection, no share, no sources
+    html = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
+    assert "No everyday-photos report for this version" in html
+    assert 'class="report report-photos"' not in html
+    assert '<td class="photos-psnr">–</td>' in html
+    assert '<td class="photos-beats-grey">–</td>' in html
+
+
+def compared(html: str, collection: str, key: str) -> dict:
+    row = re.search(rf'<tr data-set="{collection}" data-metric="{key}">.*?</tr>', html, re.S).group(0)
+    return {
+        cls: re.search(rf'<td class="{cls}[^"]*">([^<]*)</td>', row).group(1) for cls in ("candidate", "active")
+    } | {"difference": re.search(r'<td class="difference[^"]*">([^<]*)</td>', row).group(1)}
+
+
+def test_a_new_ready_version_is_shown_against_the_active_one_before_activation(role_clients, make_version):
+    active = make_version(
+        "a", active=True, report=fake_report(12, 1, "landscape"), photos_report=photos_report(20, seed=1)
+    )
+    new = make_version("b", report=fake_report(12, 2, "landscape"), photos_report=photos_report(20, seed=2))
+    html = role_clients["admin"].get(reverse("staff-dashboard")).content.decode()
+    panel = section(html, "before-activation")
+    assert f'data-candidate="{new.pk}" data-active="{active.pk}"' in html
+    for collection, summaries in (("landscape", "summary"), ("photos", "photos_summary")):
+        mine, theirs = getattr(new, summaries), getattr(active, summaries)
+        psnr = compared(panel, collection, "psnr")
+        assert psnr["candidate"] == f"{mine['model']['psnr']:.2f}"
+        assert psnr["active"] == f"{theirs['model']['psnr']:.2f}"
+        gap = mine["model"]["psnr"] - theirs["model"]["psnr"]
+        assert psnr["difference"].startswith(f"{gap:+.2f}")
+        assert ("(better)" in psnr["difference"]) == (gap > 0)
+        for key in ("rmse_ab", "auc", "colourfulness", "delta_colourfulness"):
+            assert compared(panel, collection, key)["candidate"] != "–"
+        beats = compared(panel, collection, "beats_grey")
+        assert beats["candidate"] == f"{mine['beats_grey']:.0%}"
+        assert beats["active"] == f"{theirs['beats_grey']:.0%}"
+    assert reverse("staff-version-activate", args=[new.pk]) in panel
+
+
+def test_the_comparison_follows_the_version_looked_at_and_not_the_active_one(role_clients, make_version):
+    make_version("a", active=True)
+    older = make_version("b")
+    make_version("c")
+    html = role_clients["staff"].get(reverse("staff-dashboard"), {"a": older.pk}).content.decode()
+    assert f'data-candidate="{older.pk}"' in html
+    assert "Activate</button>" not in section(html, "before-activation")  # staff read; only admins activate
+    alone = role_clients["staff"].get(reverse("staff-dashboard"), {"a": ModelVersion.active().pk}).content.decode()
+    assert 'data-candidate="' in alone  # the newest ready one, c, since the active one is being looked at
+
+
+def test_no_comparison_without_a_newer_ready_version(role_clients, make_version):
+    make_version("a", active=True)
+    make_version("run", state=ModelVersion.TRAINING)
+    html = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
+    assert "before-activation" not in html
+
+
+def test_the_photos_leaderboard_ranks_the_photos_rows(role_clients, make_version, settings, nothing_is_computed):
+    settings.COLORSITE_LEADERBOARD_SIZE = 5
+    photos = photos_report(20, seed=7)
+    version = make_version("v1", active=True, photos_report=photos)
+    ordered = [r["file"] for r in sorted(photos["rows"], key=lambda r: r["model"]["psnr"], reverse=True)]
+    html = (
+        role_clients["staff"]
+        .get(reverse("staff-leaderboard", args=[version.pk]), {"set": "photos", "metric": "psnr", "n": 4})
+        .content.decode()
+    )
+    assert ranked_files(html, "best") == ordered[:4]
+    assert ranked_files(html, "worst") == ordered[::-1][:4]
+    assert '<option value="photos" selected>' in html
+    assert "everyday photos test photos" in html
+    landscape = {r["file"] for r in version.evaluation["rows"]}
+    assert not landscape & set(ranked_files(html, "best"))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"set": "nonsense"},
+        {"set": "<script>"},
+        {"metric": "nonsense"},
+        {"n": "many"},
+        {"n": "-3"},
+        {"set": ["photos", "x"], "n": "1e9"},
+    ],
+)
+def test_junk_leaderboard_parameters_fall_back_to_defaults(role_clients, make_version, query):
+    version = make_version("v1", active=True, photos_report=photos_report(10))
+    response = role_clients["staff"].get(reverse("staff-leaderboard", args=[version.pk]), query)
+    assert response.status_code == 200
+    assert response.context["set"] == "landscape"  # a repeated parameter counts by its last value, like Django
+    assert response.context["metric"] == "rmse_ab"
+    assert 1 <= response.context["n"] <= 10
+    assert set(ranked_files(response.content.decode(), "best")) <= {r["file"] for r in version.evaluation["rows"]}
+
+
+def test_a_version_without_a_photos_report_has_an_empty_photos_leaderboard(role_clients, make_version):
+    version = make_version("old", active=True)
+    response = role_clients["staff"].get(reverse("staff-leaderboard", args=[version.pk]), {"set": "photos"})
+    assert response.status_code == 200
+    assert "This version has no" in response.content.decode()
+    assert ranked_files(response.content.decode(), "best") == []
+
+
+def test_pictures_are_drawn_for_both_test_splits(role_clients, make_version, settings, media_root):
+    settings.COLORSITE_LEADERBOARD_SIZE = 2
+    version = make_version("v1", active=True, report=fake_report(12), photos_report=photos_report(12, seed=3))
+    version.render_pictures(FakeColorizer())
+    version.refresh_from_db()
+    expected = {
+        row["file"]
+        for collection in ("landscape", "photos")
+        for metric in METRICS
+        for rows in version.ranked(metric, 2, collection)
+        for row in rows
+    }
+    assert set(version.pictures) == expected
+    photos_files = {r["file"] for r in version.photos_evaluation["rows"]}
+    assert set(version.pictures) & photos_files  # the photos split has pictures too
+    html = (
+        role_clients["staff"]
+        .get(reverse("staff-leaderboard", args=[version.pk]), {"set": "photos", "n": 2})
+        .content.decode()
+    )
+    first = ranked_files(html, "best")[0]
+    assert first in photos_files
+    src = re.search(rf'<li data-file="{first}"[^>]*>\s*<img src="([^"]+)"', html).group(1)
+    response = role_clients["staff"].get(src)
+    assert response.status_code == 200
+    with Image.open(media_root / version.pictures[first]) as picture:
+        assert picture.width > 2 * picture.height  # grey | prediction | target side by side

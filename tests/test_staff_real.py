@@ -5,6 +5,8 @@ Nothing is mocked: the engine trains (1 epoch on 16 photos) and evaluates on 8 t
 (COLORSITE_EVAL_EXAMPLES, set for the worker by tests/staff_fixtures.py: training_worker).
 """
 
+import json
+
 import pytest
 from django.urls import reverse
 from PIL import Image
@@ -52,7 +54,9 @@ def test_a_version_trained_from_the_page_colours_once_activated(real_training, r
     assert version.state == ModelVersion.READY, (version.failure_reason, real_training.log("trainer")[-3000:])
     assert version.created_by == users.superuser
     assert version.path.parent == real_training.models_root
-    assert {"model.keras", "model.json", "train_log.json", "evaluation.json"} <= set(model_files(version.path))
+    assert {"model.keras", "model.json", "train_log.json", "evaluation.json", "evaluation_photos.json"} <= set(
+        model_files(version.path)
+    )
     # its training log ...
     assert [row["epoch"] for row in version.train_log] == [1]
     assert version.train_log[0]["loss"] > 0
@@ -64,6 +68,11 @@ def test_a_version_trained_from_the_page_colours_once_activated(real_training, r
         assert set(REPORT_KEYS) <= set(version.summary[side])
     assert 0 < version.summary["model"]["rmse_ab"] < 100
     assert 5 < version.summary["grey"]["psnr"] < 60
+    # ... and on the everyday photos' test split, with its source sets
+    assert version.photos_summary["images"] == EVAL_EXAMPLES
+    assert len(version.photos_evaluation["rows"]) == EVAL_EXAMPLES
+    assert sum(part["images"] for part in version.photos_summary["by_source"].values()) == EVAL_EXAMPLES
+    assert 0 <= version.photos_summary["beats_grey"] <= 1
     assert version.training_parameters["max_examples"] == 16
     assert version.parameter_count > 0
     assert ModelVersion.active() == shipped  # ready is not active: an admin decides
@@ -112,3 +121,26 @@ def test_cancelling_a_run_leaves_the_active_version_unchanged(real_training, rea
     assert not version.path.exists()  # nothing of it is left to load
     assert ModelVersion.active() == active
     assert colour_a_photo(users, 22).model_version == active
+
+
+def test_a_fine_tune_of_the_active_version_from_the_page(real_training, real_workers, admin_client, users, tmp_path):
+    """The active version is a tiny scratch model, so the fine-tune (the real recipe, on 16 photos) stays short."""
+    from tests.ml_support import write_tiny_model
+
+    active = ModelVersion.register_folder(write_tiny_model(tmp_path / "tiny"), label="tiny-active", activate=True)
+    log_start = len(real_training.log("trainer"))
+    response = admin_client.post(reverse("staff-train"), {"kind": "finetune", "max_examples": 16})
+    assert response.status_code == 302
+    version = wait_until_final(ModelVersion.objects.get(state__in=ModelVersion.IN_PROGRESS))
+    assert version.state == ModelVersion.READY, (version.failure_reason, real_training.log("trainer")[-3000:])
+    info = json.loads((version.path / "model.json").read_text())
+    assert info["init_from"]["path"] == str(active.path)  # continued from the active version's weights
+    assert (info["arch"], info["filters"], info["depth"]) == ("scratch", 4, 1)
+    assert "--init-from" in info["config"]["command"]
+    assert [row["epoch"] for row in version.train_log] == [1]
+    assert version.summary["images"] == EVAL_EXAMPLES
+    assert version.photos_summary["images"] == EVAL_EXAMPLES
+    assert ModelVersion.active() == active  # ready, not active
+    page = admin_client.get(reverse("staff-dashboard")).content.decode()
+    assert f'data-candidate="{version.pk}" data-active="{active.pk}"' in page  # shown against the active one
+    assert "Traceback" not in real_training.log("trainer")[log_start:]

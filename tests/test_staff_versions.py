@@ -14,7 +14,7 @@ from PIL import Image
 
 from gallery import tasks, training_runs
 from gallery.models import ModelVersion, Photo
-from gallery.staff_forms import FAMILIES, WORKING_SIZES, TrainingForm
+from gallery.staff_forms import FAMILIES, TRAINING_CROPS, TrainingForm
 from gallery.staff_progress import progress_report
 from tests.site_fixtures import FakeColorizer, make_photo
 from tests.staff_fixtures import FAKE_LOG, TINY_RUN, fake_report
@@ -227,11 +227,13 @@ class FakeEngine:
         progress({"stage": "validating"})
         return {}
 
-    def evaluate(self, model_dir, max_examples=None, progress=None):
-        self.evaluations.append(max_examples)
+    def evaluate(self, model_dir, *, data=None, collection="landscape", max_examples=None, progress=None):
+        from ml.evaluate import REPORT_NAMES
+
+        self.evaluations.append((collection, max_examples, data))
         progress(0, 8)
-        report = fake_report(8)
-        (Path(model_dir) / "evaluation.json").write_text(json.dumps(report))
+        report = fake_report(8, collection=collection)
+        (Path(model_dir) / REPORT_NAMES[collection]).write_text(json.dumps(report))
         return report
 
 
@@ -269,12 +271,17 @@ def test_a_run_ends_ready_without_touching_the_active_model(
     assert Path(config.out) == version.path
     assert version.path.parent == engine_root(engine)
     assert (config.epochs, config.crop, config.filters, config.depth, config.max_examples) == (2, 64, 4, 1, 16)
-    assert config.command.startswith("python -m ml train --family classification --epochs 2")
-    assert engine.evaluations == [8]  # COLORSITE_EVAL_EXAMPLES test photos
+    assert (config.arch, config.mix, config.init_from) == ("scratch", 1.0, None)
+    assert config.command.startswith("python -m ml train --family classification --arch scratch --epochs 2 --frozen")
+    # both test splits, landscape (the headline) first, each on COLORSITE_EVAL_EXAMPLES photos
+    assert engine.evaluations == [("landscape", 8, None), ("photos", 8, None)]
     assert [row["epoch"] for row in version.train_log] == [1, 2]
     assert version.train_log[1]["val_loss"] == 3.4
     assert version.summary["images"] == 8
     assert len(version.evaluation["rows"]) == 8
+    assert version.photos_summary["images"] == 8
+    assert len(version.photos_evaluation["rows"]) == 8
+    assert version.photos_summary["collection"] == "photos"
     assert version.size_bytes == 321
     assert version.parameter_count == 555
     assert version.pictures_state == ModelVersion.PICTURES_QUEUED  # pictures drawn next, by a task
@@ -435,13 +442,23 @@ def test_the_form_refuses_fewer_examples_than_a_batch(role_clients):
     assert not ModelVersion.objects.filter(state=ModelVersion.QUEUED).exists()
 
 
-def test_every_choice_of_the_form_is_one_the_engine_accepts():
+def test_every_combination_the_form_accepts_is_one_the_engine_accepts():
+    from ml.grid import ARCHITECTURES
     from ml.models import FAMILIES as ENGINE_FAMILIES
     from ml.train import TrainConfig
 
     assert set(FAMILIES) == set(ENGINE_FAMILIES)
-    for crop in WORKING_SIZES:
-        TrainConfig(crop=crop)  # raises ValueError for a crop the engine refuses
+    accepted = 0
+    for arch in ARCHITECTURES:
+        for crop in TRAINING_CROPS:
+            for mix in (0.0, 0.3):
+                form = TrainingForm({**TINY_RUN, "arch": arch, "crop": crop, "mix": mix, "frozen_epochs": 0})
+                if form.is_valid():
+                    accepted += 1
+                    p = form.cleaned_data
+                    TrainConfig(arch=arch, crop=p["crop"], mix=p["mix"])  # raises ValueError for what it refuses
+                    assert p["crop"] <= 150 or p["mix"] == 0  # the landscape photos are 150 px
+    assert accepted >= 10
     form = TrainingForm({**TINY_RUN, "max_examples": ""})
     assert form.is_valid(), form.errors
     assert form.cleaned_data["max_examples"] is None
@@ -457,3 +474,250 @@ def test_the_launcher_starts_a_worker_for_each_queue(settings):
     assert training[training.index("--concurrency") + 1] == "1"
     assert training[training.index("--max-tasks-per-child") + 1] == "1"
     assert colour[colour.index("--hostname") + 1] != training[training.index("--hostname") + 1]
+
+
+# -- both test splits (issue 8) ---------------------------------------------------------------------------
+
+
+def test_set_report_stores_each_test_split_in_its_place(make_version):
+    version = make_version("v", report=fake_report(9))  # the first engine's landscape report: no collection
+    landscape = version.summary.copy()
+    photos = fake_report(14, seed=4, collection="photos")
+    version.set_report(photos)
+    assert version.summary == landscape  # the headline is untouched
+    assert version.photos_summary["images"] == 14
+    assert version.photos_summary["model"]["psnr"] == pytest.approx(photos["summary"]["model"]["psnr"])
+    assert version.photos_summary["beats_grey"] == pytest.approx(
+        sum(r["model"]["psnr"] > r["grey"]["psnr"] for r in photos["rows"]) / 14
+    )
+    assert set(version.photos_summary["by_source"]) == {r["file"].split("-test-")[0] for r in photos["rows"]}
+    assert "rows" not in version.photos_summary  # the rows stay in the heavy field
+    assert len(version.photos_evaluation["rows"]) == 14
+    assert "beats_grey" not in version.summary  # an old report has no share: nothing made up
+
+
+def test_a_new_landscape_report_keeps_its_share_and_sources(make_version):
+    version = make_version("v")
+    report = fake_report(10, seed=2, collection="landscape")
+    version.store_report(report)
+    version.refresh_from_db()
+    assert version.summary["beats_grey"] == pytest.approx(report["beats_grey"])
+    assert list(version.summary["by_source"]) == ["landscape"]
+    assert version.photos_summary == {}
+
+
+def test_a_report_of_an_unknown_collection_is_refused(make_version):
+    version = make_version("v")
+    with pytest.raises(ValueError):
+        version.set_report({**fake_report(3), "collection": "portraits"})
+
+
+def test_list_queries_defer_both_per_image_reports():
+    assert set(ModelVersion.LIGHT) == {"evaluation", "photos_evaluation"}
+
+
+def test_the_report_file_names_are_the_engines():
+    from ml.evaluate import REPORT_NAMES
+
+    assert {c: names[0] for c, names in ModelVersion.REPORTS.items()} == REPORT_NAMES
+
+
+def test_registering_a_folder_reads_both_reports_and_a_late_photos_report_follows(settings, tmp_path):
+    folder = model_folder(tmp_path / "default")
+    settings.COLORSITE_MODEL_DIR = folder
+    ModelVersion.objects.all().delete()
+    version = ModelVersion.register_default()
+    assert version.summary["images"] == 9
+    assert version.photos_summary == {}
+    (folder / "evaluation_photos.json").write_text(json.dumps(fake_report(6, collection="photos")))
+    ModelVersion.register_default()
+    version.refresh_from_db()
+    assert version.photos_summary["images"] == 6
+    assert version.summary["images"] == 9  # the landscape report is not read again over it
+    fresh = ModelVersion.register_folder(folder, label="again")
+    assert (fresh.summary["images"], fresh.photos_summary["images"]) == (9, 6)
+
+
+# -- the training form: a fine-tune of the active version or a full run (issue 8, item 6) ---------------
+
+
+def tiny_folder(folder: Path, **info) -> Path:
+    """A model folder like a scratch model's (family, filters, depth); the network file is a placeholder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.json").write_text(json.dumps({"family": "classification", "filters": 4, "depth": 1, **info}))
+    (folder / "model.keras").write_bytes(b"k")
+    return folder
+
+
+@pytest.fixture
+def active_scratch(make_version, tmp_path):
+    return make_version("shipped", active=True, directory=str(tiny_folder(tmp_path / "shipped")))
+
+
+def test_a_fine_tune_continues_the_active_version_with_its_architecture(active_scratch):
+    form = TrainingForm({"kind": "finetune"})
+    assert form.is_valid(), form.errors
+    p = form.cleaned_data
+    assert (p["kind"], p["family"], p["arch"], p["filters"], p["depth"]) == (
+        "finetune",
+        "classification",
+        "scratch",
+        4,
+        1,
+    )
+    assert p["init_from"] == active_scratch.directory
+    assert (p["epochs"], p["steps_per_epoch"], p["batch_size"], p["learning_rate"]) == (1, 40, 16, 1e-3)
+    assert (p["crop"], p["mix"], p["val_examples"], p["max_minutes"]) == (128, 0.3, 100, 10)
+
+
+def test_a_fine_tune_of_a_pretrained_version_has_no_scratch_shape(make_version, tmp_path):
+    make_version("lite", active=True, directory=str(tiny_folder(tmp_path / "lite", arch="lite0_unet")))
+    form = TrainingForm({"kind": "finetune", "arch": "scratch", "crop": 48, "epochs": 99})  # full-run fields: ignored
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["arch"] == "lite0_unet"
+    assert "filters" not in form.cleaned_data
+    assert (form.cleaned_data["crop"], form.cleaned_data["epochs"]) == (128, 1)
+
+
+def test_a_fine_tune_needs_an_active_version(make_version):
+    make_version("ready-but-not-active")
+    form = TrainingForm({"kind": "finetune"})
+    assert not form.is_valid()
+    assert form.errors["kind"] == ["There is no active version to fine-tune; start a full run instead."]
+
+
+def test_a_fine_tune_needs_the_active_versions_model_files(make_version, tmp_path):
+    make_version("gone", active=True, directory=str(tmp_path / "gone"))
+    form = TrainingForm({"kind": "finetune"})
+    assert not form.is_valid()
+    assert "has no readable model.json" in form.errors["kind"][0]
+
+
+def test_a_full_run_of_the_pretrained_network(make_version):
+    form = TrainingForm({**TINY_RUN, "arch": "lite0_unet", "crop": 96, "frozen_epochs": 1, "epochs": 3, "mix": 0.3})
+    assert form.is_valid(), form.errors
+    p = form.cleaned_data
+    assert (p["kind"], p["arch"], p["crop"], p["frozen_epochs"], p["mix"]) == ("full", "lite0_unet", 96, 1, 0.3)
+    assert "filters" not in p and "depth" not in p  # scratch only
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"arch": "lite0_unet", "crop": 48}, "crop", "multiple of 32: 32, 64, 96, 128, 160"),
+        ({"arch": "scratch", "crop": 160, "mix": 0.5}, "crop", "needs a landscape share of 0"),
+        ({"arch": "lite0_unet", "crop": 64, "epochs": 2, "frozen_epochs": 3}, "frozen_epochs", "at most as many"),
+        ({"epochs": ""}, "epochs", "A full run needs this."),
+        ({"arch": "scratch", "filters": ""}, "filters", "width and depth"),
+        ({"mix": 1.5}, "mix", "less than or equal to 1"),
+        ({"arch": "resnet"}, "arch", "Select a valid choice"),
+        ({"kind": "both"}, "kind", "Select a valid choice"),
+        ({"max_examples": 4, "batch_size": 8}, "max_examples", "use at least one batch (8 photos)"),
+    ],
+)
+def test_the_form_refuses_combinations_the_engine_cannot_run(make_version, changes, field, message):
+    form = TrainingForm({**TINY_RUN, **changes})
+    assert not form.is_valid()
+    assert message in " ".join(form.errors[field])
+
+
+def test_a_refused_run_is_explained_on_the_page_and_not_queued(role_clients, make_version):
+    make_version("a", active=True)
+    response = role_clients["admin"].post(reverse("staff-train"), {**TINY_RUN, "arch": "lite0_unet", "crop": 48})
+    assert response.status_code == 400
+    assert "needs a training crop that is a multiple of 32" in response.content.decode()
+    assert not ModelVersion.objects.filter(state=ModelVersion.QUEUED).exists()
+
+
+def test_the_page_offers_both_kinds_of_run(role_clients, make_version):
+    make_version("a", active=True)
+    html = role_clients["admin"].get(reverse("staff-dashboard")).content.decode()
+    assert 'value="finetune"' in html
+    assert 'value="full"' in html
+    assert "Training crop" in html
+    assert "Working size" not in html
+
+
+# -- the equivalent command line -----------------------------------------------------------------------
+
+
+def queued(parameters: dict, directory: str = "var/models/x") -> ModelVersion:
+    return ModelVersion(label="x", directory=directory, training_parameters=parameters)
+
+
+def command_config(command: str):
+    """The TrainConfig `python -m ml train …` would run, parsed by the engine's own command line."""
+    import shlex
+
+    from ml.cli import parser, train_config
+
+    words = shlex.split(command)
+    assert words[:4] == ["python", "-m", "ml", "train"]
+    return train_config(parser().parse_args(words[3:]))
+
+
+SAME = ("family", "arch", "mix", "epochs", "frozen_epochs", "steps_per_epoch", "batch_size", "learning_rate", "crop")
+SAME += ("filters", "depth", "max_examples", "val_examples", "max_minutes", "init_from")
+
+
+def test_the_command_of_a_fine_tune(active_scratch, settings):
+    settings.BASE_DIR = Path("/")  # the folders in this test are absolute anyway
+    parameters = training_runs.fine_tune_parameters(active_scratch)
+    version = queued(parameters)
+    command = training_runs.training_command(version)
+    assert command == (
+        "python -m ml train --family classification --arch scratch --epochs 1 --frozen-epochs 0 --steps-per-epoch 40 "
+        f"--batch-size 16 --learning-rate 0.001 --crop 128 --mix 0.3 --filters 4 --depth 1 --val-examples 100 "
+        f"--max-minutes 10 --init-from {active_scratch.directory} --out var/models/x"
+    )
+    parsed, config = command_config(command), training_runs.train_config(version)
+    for name in SAME:
+        assert getattr(parsed, name) == getattr(config, name), name
+
+
+def test_the_command_of_a_full_run(make_version, settings, tmp_path):
+    settings.COLORSITE_PHOTOS_DATASET = tmp_path / "my photos"
+    form = TrainingForm({**TINY_RUN, "arch": "lite0_unet", "crop": 96, "frozen_epochs": 1, "epochs": 3, "mix": 0.3})
+    assert form.is_valid(), form.errors
+    version = queued({**form.cleaned_data, "steps_per_epoch": 50})
+    command = training_runs.training_command(version)
+    assert command.startswith(
+        "python -m ml train --family classification --arch lite0_unet --epochs 3 --frozen-epochs 1 "
+        "--steps-per-epoch 50 --batch-size 8 --learning-rate 0.002 --crop 96 --mix 0.3 --max-examples 16"
+    )
+    assert "--filters" not in command
+    assert f"--photos '{tmp_path / 'my photos'}'" in command  # quoted: the folder has a space
+    parsed, config = command_config(command), training_runs.train_config(version)
+    for name in SAME:
+        assert getattr(parsed, name) == getattr(config, name), name
+    assert parsed.photos == config.photos == str(tmp_path / "my photos")
+
+
+def test_a_run_queued_before_the_new_engine_keeps_its_meaning():
+    old = {"family": "regression", "epochs": 2, "learning_rate": 0.002, "crop": 64, "filters": 4, "depth": 1}
+    config = training_runs.train_config(queued({**old, "batch_size": 8, "max_examples": 16}))
+    assert (config.arch, config.mix, config.frozen_epochs) == ("scratch", 1.0, 0)  # landscape-only scratch, as then
+
+
+def test_a_fine_tune_run_trains_from_the_active_folder(
+    users, active_scratch, engine, django_capture_on_commit_callbacks, role_clients
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        response = role_clients["admin"].post(reverse("staff-train"), {"kind": "finetune"})
+    assert response.status_code == 302
+    version = ModelVersion.objects.get(state=ModelVersion.QUEUED)
+    assert version.training_parameters["init_from_label"] == "shipped"
+    tasks.train_model_version(str(version.pk))
+    version.refresh_from_db()
+    assert version.state == ModelVersion.READY, version.failure_reason
+    config = engine.configs[0]
+    assert Path(config.init_from) == active_scratch.path
+    assert (config.arch, config.filters, config.depth, config.epochs, config.steps_per_epoch) == (
+        "scratch",
+        4,
+        1,
+        1,
+        40,
+    )
+    assert "--init-from" in config.command
+    assert ModelVersion.active() == active_scratch  # ready, not active: an admin decides

@@ -75,10 +75,21 @@ class ModelVersion(models.Model):
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True, help_text="model.keras on disk")
     training_parameters = models.JSONField(default=dict, blank=True)
     train_log = models.JSONField(default=list, blank=True, help_text="per epoch: loss, val_loss, seconds")
-    # The dashboard reads only `summary` (a few hundred bytes); the per-image rows, which only the
-    # leaderboards need, stay in `evaluation`, which list queries defer.
-    summary = models.JSONField(default=dict, blank=True, help_text="test-split means, model and grey, and histogram")
-    evaluation = models.JSONField(default=dict, blank=True, help_text="the full report of ml.evaluate")
+    # The dashboard reads only the summaries (a few kilobytes); the per-image rows, which only the
+    # leaderboards need, stay in the evaluations, which list queries defer (LIGHT).  Landscape is the
+    # headline the mission names; the everyday-photos test split has its own pair.
+    summary = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="landscape test split: means of model and grey, histogram, share beating grey",
+    )
+    evaluation = models.JSONField(default=dict, blank=True, help_text="the full landscape report of ml.evaluate")
+    photos_summary = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="everyday-photos test split: like summary, with each source set's figures",
+    )
+    photos_evaluation = models.JSONField(default=dict, blank=True, help_text="the full photos report of ml.evaluate")
     progress = models.JSONField(default=dict, blank=True)
     cancel_requested = models.BooleanField(default=False)
     pictures = models.JSONField(default=dict, blank=True, help_text="test photo -> its leaderboard picture in media")
@@ -95,7 +106,14 @@ class ModelVersion(models.Model):
     activated = models.DateTimeField(null=True, blank=True)
 
     # Everything but the per-image rows: what pages listing versions load.
-    LIGHT = ("evaluation",)
+    LIGHT = ("evaluation", "photos_evaluation")
+    # The test splits a version is scored on: collection -> (its report file, summary field, report field).
+    # The file names are ml.evaluate.REPORT_NAMES (kept here so that the web process imports no engine).
+    REPORTS = {
+        "landscape": ("evaluation.json", "summary", "evaluation"),
+        "photos": ("evaluation_photos.json", "photos_summary", "photos_evaluation"),
+    }
+    COLLECTIONS = tuple(REPORTS)
 
     class Meta:
         ordering = ["-number"]
@@ -132,15 +150,17 @@ class ModelVersion(models.Model):
         worker colours with COLORSITE_MODEL_DIR directly; the next migrate (`make run` runs one)
         registers it — active only if no other version is, so it never takes over from a version
         an admin activated meanwhile.  A version registered before its evaluation report existed
-        gets the report the next time round.
+        gets the report the next time round (each test split's on its own: the photos report of a
+        shipped model may come later than the landscape one).
         """
         folder = Path(settings.COLORSITE_MODEL_DIR)
         if not (folder / "model.json").is_file() or not (folder / "model.keras").is_file():
             return None
         existing = cls.objects.filter(directory=stored_directory(folder)).first()
         if existing is not None:
-            if not existing.summary and (folder / "evaluation.json").is_file():
-                existing.store_report(json.loads((folder / "evaluation.json").read_text()))
+            for file_name, summary_field, _ in cls.REPORTS.values():
+                if not getattr(existing, summary_field) and (folder / file_name).is_file():
+                    existing.store_report(json.loads((folder / file_name).read_text()))
             return existing
         return cls.register_folder(folder, label=folder.name, activate=not cls.objects.filter(is_active=True).exists())
 
@@ -173,8 +193,9 @@ class ModelVersion(models.Model):
             self.training_parameters = {k: v for k, v in info.get("config", {}).items() if k not in ("out", "data")}
         if (folder / "train_log.json").is_file():
             self.train_log = finite(json.loads((folder / "train_log.json").read_text()))
-        if (folder / "evaluation.json").is_file():
-            self.set_report(json.loads((folder / "evaluation.json").read_text()))
+        for file_name, _, _ in self.REPORTS.values():
+            if (folder / file_name).is_file():
+                self.set_report(json.loads((folder / file_name).read_text()))
 
     @classmethod
     def next_number(cls) -> int:
@@ -185,34 +206,46 @@ class ModelVersion(models.Model):
     HISTOGRAM_BINS = 20
 
     def store_report(self, report: dict) -> None:
+        _, summary_field, report_field = self.REPORTS[report_collection(report)]
         self.set_report(report)
-        self.save(update_fields=["evaluation", "summary"])
+        self.save(update_fields=[report_field, summary_field])
 
     def set_report(self, report: dict) -> None:
-        """Keep the full report (for the leaderboards) and a small summary with the RMSE histogram.
+        """Keep one test split's full report (for the leaderboards) and its small summary (not saved here).
 
-        The histogram is counted here, once, so the dashboard draws it from a few numbers.
+        The report's ``collection`` says which split it scored ("landscape" when missing: the
+        first engine's reports had only that one).  The RMSE histogram is counted here, once, so
+        the dashboard draws it from a few numbers; the share of photos beating grey and the
+        per-source-set breakdown are kept when the report has them (older reports do not).
         """
+        _, summary_field, report_field = self.REPORTS[report_collection(report)]
         rows = report.get("rows", [])
         model = np.array([r["model"]["rmse_ab"] for r in rows], np.float64)
         grey = np.array([r["grey"]["rmse_ab"] for r in rows], np.float64)
         top = float(max(model.max(initial=0), grey.max(initial=0))) or 1.0
         edges = np.linspace(0.0, top, self.HISTOGRAM_BINS + 1)
-        self.evaluation = finite(report)
-        self.summary = finite(
-            {
-                "model": report["summary"]["model"],
-                "grey": report["summary"]["grey"],
-                "images": report.get("images", len(rows)),
-                "working_size": report.get("working_size"),
-                "decoding": report.get("decoding"),
-                "histogram": {
-                    "edges": edges.tolist(),
-                    "model": np.histogram(model, edges)[0].tolist(),
-                    "grey": np.histogram(grey, edges)[0].tolist(),
-                },
-            }
-        )
+        summary = {
+            "collection": report_collection(report),
+            "model": report["summary"]["model"],
+            "grey": report["summary"]["grey"],
+            "images": report.get("images", len(rows)),
+            "working_size": report.get("working_size"),
+            "decoding": report.get("decoding"),
+            "histogram": {
+                "edges": edges.tolist(),
+                "model": np.histogram(model, edges)[0].tolist(),
+                "grey": np.histogram(grey, edges)[0].tolist(),
+            },
+        }
+        for key in ("beats_grey", "by_source"):
+            if key in report:
+                summary[key] = report[key]
+        setattr(self, report_field, finite(report))
+        setattr(self, summary_field, finite(summary))
+
+    def summary_of(self, collection: str) -> dict:
+        """The stored summary of one test split ({} before it was evaluated)."""
+        return getattr(self, self.REPORTS[collection][1])
 
     # -- activation and rollback -----------------------------------------------------------------------
 
@@ -259,11 +292,11 @@ class ModelVersion(models.Model):
 
     # -- leaderboards ---------------------------------------------------------------------------------
 
-    def ranked(self, metric: str, n: int) -> tuple[list[dict], list[dict]]:
-        """(best n, worst n) test photos by a metric, read from the stored per-image rows."""
+    def ranked(self, metric: str, n: int, collection: str = "landscape") -> tuple[list[dict], list[dict]]:
+        """(best n, worst n) photos of one test split by a metric, read from the stored per-image rows."""
         from ml.leaderboard import rank
 
-        return rank(self.evaluation.get("rows", []), metric, n)
+        return rank(getattr(self, self.REPORTS[collection][2]).get("rows", []), metric, n)
 
     def request_pictures(self) -> bool:
         """Queue the drawing of this version's leaderboard pictures, once (again if a request went stale)."""
@@ -282,21 +315,37 @@ class ModelVersion(models.Model):
     def render_pictures(self, colorizer) -> None:
         """Draw grey | prediction | target for every test photo any leaderboard can show, and store them.
 
-        That is the best and worst COLORSITE_LEADERBOARD_SIZE by each metric, so switching the
-        metric or N on the page never needs a new picture.
+        That is the best and worst COLORSITE_LEADERBOARD_SIZE by each metric on each test split,
+        so switching the metric, N or the split on the page never needs a new picture.  The two
+        splits' file names never meet (the photos' carry their source set's prefix), so one
+        mapping file -> picture serves both.
         """
         from ml.leaderboard import RANKINGS, render_triptychs
 
         n = settings.COLORSITE_LEADERBOARD_SIZE
-        files = sorted({row["file"] for metric in RANKINGS for rows in self.ranked(metric, n) for row in rows})
+        folders = {"landscape": None, "photos": settings.COLORSITE_PHOTOS_DATASET}
+        pictures = {}
         with tempfile.TemporaryDirectory() as tmp:
-            written = render_triptychs(self.path, files, tmp, colorizer=colorizer)
-            pictures = {}
-            for name, path in written.items():
-                pictures[name] = default_storage.save(
-                    f"leaderboards/{self.pk}/{PurePath(name).stem}-{secrets.token_hex(4)}.jpg",
-                    ContentFile(Path(path).read_bytes()),
+            for collection in self.COLLECTIONS:
+                files = sorted(
+                    {row["file"] for metric in RANKINGS for rows in self.ranked(metric, n, collection) for row in rows}
                 )
+                if not files:
+                    continue
+                folder = folders[collection]
+                written = render_triptychs(
+                    self.path,
+                    files,
+                    Path(tmp) / collection,
+                    data=str(folder) if folder else None,
+                    colorizer=colorizer,
+                    collection=collection,
+                )
+                for name, path in written.items():
+                    pictures[name] = default_storage.save(
+                        f"leaderboards/{self.pk}/{PurePath(name).stem}-{secrets.token_hex(4)}.jpg",
+                        ContentFile(Path(path).read_bytes()),
+                    )
         old = list(self.pictures.values())
         self.pictures, self.pictures_state = pictures, self.PICTURES_READY
         self.save(update_fields=["pictures", "pictures_state"])
@@ -307,6 +356,14 @@ class ModelVersion(models.Model):
             if PurePath(file).stem == stem:
                 return name
         return None
+
+
+def report_collection(report: dict) -> str:
+    """The test split an ml.evaluate report scored; reports of the first engine (no field) are landscape's."""
+    collection = report.get("collection") or "landscape"
+    if collection not in ModelVersion.REPORTS:
+        raise ValueError(f"a report of an unknown collection {collection!r}")
+    return collection
 
 
 def stored_directory(folder: Path) -> str:

@@ -1,33 +1,28 @@
-"""Template tags of the staff dashboard: a version's report table and its two pictures."""
+"""Template tags of the staff dashboard: a version's report tables and its pictures."""
 
 from django import template
 
-from gallery import figures
+from gallery import figures, reports
 
 register = template.Library()
 
-# The report's figures in the issue's order: (key in the summary, label, format).
-REPORT_COLUMNS = (
-    ("rmse_ab", "RMSE_ab", "{:.2f}"),
-    ("psnr", "PSNR (dB)", "{:.2f}"),
-    ("ssim", "SSIM", "{:.3f}"),
-    ("colourfulness", "Colourfulness, prediction", "{:.2f}"),
-    ("colourfulness_true", "Colourfulness, truth", "{:.2f}"),
-    ("delta_colourfulness", "ΔCF", "{:.2f}"),
-    ("auc", "AuC", "{:.3f}"),
-)
+
+@register.simple_tag
+def report_rows(version, collection: str = "landscape") -> list[tuple[str, str, str, str]]:
+    """(key, label, model, grey baseline) for each figure of the version's report on one test split."""
+    return reports.report_rows(version.summary_of(collection))
 
 
 @register.simple_tag
-def report_rows(version) -> list[tuple[str, str, str, str]]:
-    """(key, label, model, grey baseline) for each figure of the version's test-split report."""
-    model, grey = version.summary.get("model", {}), version.summary.get("grey", {})
+def source_rows(version, collection: str = "photos") -> list[dict]:
+    """The per-source-set table of one test split (photos: faces, pets, rooms …)."""
+    return reports.source_rows(version.summary_of(collection))
 
-    def show(values, key, fmt):
-        value = values.get(key)
-        return fmt.format(value) if isinstance(value, (int, float)) else "–"
 
-    return [(key, label, show(model, key, fmt), show(grey, key, fmt)) for key, label, fmt in REPORT_COLUMNS]
+@register.simple_tag
+def compare_rows(candidate, active) -> list[dict]:
+    """A ready version's figures against the active version's, on both test splits."""
+    return reports.comparison(candidate, active)
 
 
 @register.simple_tag
@@ -36,10 +31,9 @@ def training_curves(version):
 
 
 @register.simple_tag
-def rmse_histogram(version):
-    return figures.histogram(
-        version.summary.get("histogram", {}), title=f"{version.label}: per-image RMSE_ab on the test split"
-    )
+def rmse_histogram(version, collection: str = "landscape"):
+    title = f"{version.label}: per-image RMSE_ab on the {reports.SET_TITLES[collection].lower()}"
+    return figures.histogram(version.summary_of(collection).get("histogram", {}), title=title)
 
 
 @register.filter
@@ -59,6 +53,12 @@ def duration(seconds) -> str:
 def thousands(number) -> str:
     """12345 -> '12,345'."""
     return f"{number:,}" if isinstance(number, int) else ""
+
+
+@register.filter
+def percent(share) -> str:
+    """0.634 -> '63 %'; a missing share (an older report) -> '–'."""
+    return reports.show(share, "{:.0%}")
 
 
 @register.filter
