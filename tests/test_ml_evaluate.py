@@ -82,6 +82,8 @@ def test_shipped_model_folder_is_complete():
     report = json.loads((SHIPPED_MODEL / "evaluation.json").read_text())
     assert report["split"] == "test"
     assert report["images"] == 809
+    photos = json.loads((SHIPPED_MODEL / "evaluation_photos.json").read_text())
+    assert photos["images"] == 842
     assert sum(f.stat().st_size for f in SHIPPED_MODEL.iterdir()) < 25 * 2**20
 
 
@@ -154,3 +156,13 @@ def test_the_table_lists_the_source_sets_of_a_photos_report(tmp_path):
     report = evaluate(model, max_examples=3, collection="photos")
     report["by_source"]["another_set"] = report["by_source"][next(iter(report["by_source"]))]
     assert "| another_set |" in format_table(report)
+
+
+def test_shipped_model_beats_grey_on_the_everyday_photos_it_was_scored_on():
+    report = json.loads((SHIPPED_MODEL / "evaluation_photos.json").read_text())
+    assert report["summary"]["model"]["psnr"] > report["summary"]["grey"]["psnr"]
+
+
+def test_shipped_model_beats_grey_on_most_everyday_photos():
+    report = json.loads((SHIPPED_MODEL / "evaluation_photos.json").read_text())
+    assert report["beats_grey"] > 0.5
