@@ -49,11 +49,22 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
+def _zip_archive() -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("evil.sh", "rm -rf /\n" * 100)
+    return archive.getvalue()
+
+
 @functools.cache
 def hostile_corpus() -> tuple[Specimen, ...]:
     grey = make_photo(96, 64)
-    corpus = []
+    return (*_too_big(grey), *_broken_or_disguised(grey), *_unusual_but_valid(grey), *_polyglot_and_names(grey))
 
+
+def _too_big(grey) -> list[Specimen]:
+    """Bombs and oversized files, and the tiny and extreme shapes that are photos too."""
+    corpus = []
     # A decompression bomb: 400 megapixels in 50 kB of PNG.
     bomb = io.BytesIO()
     Image.new("1", (20_000, 20_000)).save(bomb, "PNG")
@@ -82,7 +93,11 @@ def hostile_corpus() -> tuple[Specimen, ...]:
     corpus.append(Specimen("1x1.png", _png(one), size=(1, 1), grey=one))
     strip = make_photo(30_000, 1)
     corpus.append(Specimen("strip.png", _png(strip), size=(30_000, 1), grey=strip))
-    # Broken or disguised files.
+    return corpus
+
+
+def _broken_or_disguised(grey) -> list[Specimen]:
+    corpus = []
     full = _jpeg(Image.fromarray(make_photo(256, 256)))
     corpus.append(Specimen("truncated.jpg", full[: len(full) // 2], refused="the image is damaged or truncated"))
     corpus.append(
@@ -100,10 +115,7 @@ def hostile_corpus() -> tuple[Specimen, ...]:
             refused="the file is not an image we can read",
         )
     )
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("evil.sh", "rm -rf /\n" * 100)
-    corpus.append(Specimen("holiday.jpg", archive.getvalue(), refused="the file is not an image we can read"))
+    corpus.append(Specimen("holiday.jpg", _zip_archive(), refused="the file is not an image we can read"))
     corpus.append(Specimen("empty.jpg", b"", refused="the file is empty"))
     corpus.append(
         Specimen(
@@ -116,7 +128,12 @@ def hostile_corpus() -> tuple[Specimen, ...]:
     text = PngImagePlugin.PngInfo()
     text.add_text("comment", "A" * (20 * 1024 * 1024), zip=True)
     corpus.append(Specimen("text-bomb.png", _png(grey, pnginfo=text), refused="the image is damaged"))
-    # Valid, but unusual: each is coloured, at the size a viewer shows it.
+    return corpus
+
+
+def _unusual_but_valid(grey) -> list[Specimen]:
+    """Valid, but unusual: each is coloured, at the size a viewer shows it."""
+    corpus = []
     frames = [Image.fromarray(make_photo(64, 48, seed=i)).convert("P") for i in range(3)]
     gif = io.BytesIO()
     frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
@@ -155,14 +172,19 @@ def hostile_corpus() -> tuple[Specimen, ...]:
     big_exif[0x010E] = "A" * 60_000  # ImageDescription: an EXIF block near the 64 kB a JPEG segment holds
     big_exif[0x0131] = "<script>alert(1)</script>"
     corpus.append(Specimen("big-exif.jpg", _jpeg(Image.fromarray(grey), exif=big_exif, quality=95), size=(96, 64)))
+    return corpus
+
+
+def _polyglot_and_names(grey) -> list[Specimen]:
+    corpus = []
     # A JPEG with a ZIP appended (a "GIFAR"-style polyglot): coloured, and the ZIP never stored.
-    polyglot = _jpeg(Image.fromarray(grey), quality=95) + archive.getvalue()
+    polyglot = _jpeg(Image.fromarray(grey), quality=95) + _zip_archive()
     corpus.append(Specimen("polyglot.jpg", polyglot, size=(96, 64)))
     # Names: a path, unicode, markup; only the last path part is kept, for display, and escaped.
     corpus.append(Specimen("../../../etc/passwd.png", _png(grey), size=(96, 64)))
     corpus.append(Specimen("фото бабушки 👵 1952.png", _png(grey), size=(96, 64)))
     corpus.append(Specimen('<img src=x onerror="alert(1)">.png', _png(grey), size=(96, 64)))
-    return tuple(corpus)
+    return corpus
 
 
 HOSTILE_CORPUS = 22  # files in the corpus: the figure the README states
