@@ -50,7 +50,8 @@ def report_rows(summary: dict) -> list[tuple[str, str, str, str]]:
 def source_rows(summary: dict) -> list[dict]:
     """One row per source set of a split, by name: photos, PSNR model and grey, share beating grey."""
     rows = []
-    for name, part in summary.get("by_source", {}).items():
+    # Sorted here: PostgreSQL's jsonb does not keep a dict's key order.
+    for name, part in sorted(summary.get("by_source", {}).items()):
         model, grey = part.get("summary", {}).get("model", {}), part.get("summary", {}).get("grey", {})
         rows.append(
             {
