@@ -2,7 +2,7 @@
 
 The ranking reads the per-image rows that :func:`ml.evaluate.evaluate` stored,
 so nothing is recomputed; :func:`render_triptychs` draws each chosen photo once
-as grey input | prediction | target (like the seed project's figures), for the
+as grey input | prediction | target (like the figures of the student project this engine grew from), for the
 staff pages to serve as plain files.
 """
 
