@@ -19,7 +19,6 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from . import data as _dataset
@@ -83,4 +82,4 @@ def pack(
 
 
 def folder_size(folder: Path) -> int:
-    return int(np.sum([p.stat().st_size for p in folder.rglob("*") if p.is_file()]))
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
