@@ -45,12 +45,13 @@ def _calibrate(args) -> int:
         val_examples=args.val_examples,
     )
     for row in info.get("decode_search", []):
-        print(
-            f"α={row['correction']:<5} T={row['temperature']:<5} PSNR {row['psnr']:.2f}  "
-            f"CF {row['colourfulness']:.2f}  ΔCF {row['delta_colourfulness']:.2f}"
+        per_collection = "  ".join(
+            f"{name} PSNR {c['psnr']:.2f} CF {c['colourfulness']:.1f} ΔCF {c['delta_colourfulness']:.1f}"
+            for name, c in row["by_collection"].items()
         )
+        print(f"α={row['correction']:<5} T={row['temperature']:<5} s={row['saturation']:<5} {per_collection}")
     if info["family"] == "classification":
-        print(f"chosen: α = {info['correction']}, T = {info['temperature']}")
+        print(f"chosen: α = {info['correction']}, T = {info['temperature']}, s = {info['saturation']}")
     print("validation:", json.dumps(info["validation"]))
     return 0
 
@@ -159,6 +160,7 @@ def _add_train(sub) -> None:
 
 def _add_calibrate(sub) -> None:
     """The `calibrate` subcommand."""
+    from .calibrate import MAX_DELTA_CF
     from .data import DATASETS
 
     k = sub.add_parser("calibrate", help="re-choose a classification model's decode on both val splits")
@@ -166,7 +168,7 @@ def _add_calibrate(sub) -> None:
     k.add_argument("--data", help="landscape folder")
     k.add_argument("--photos", help="everyday-photos folder")
     k.add_argument("--collections", nargs="+", choices=DATASETS, default=list(DATASETS))
-    k.add_argument("--max-delta-colourfulness", type=float, default=6.0)
+    k.add_argument("--max-delta-colourfulness", type=float, default=MAX_DELTA_CF)
     k.add_argument("--val-examples", type=int)
     k.set_defaults(run=_calibrate)
 

@@ -70,7 +70,11 @@ def evaluate(
         "model_dir": str(model_dir),
         "model": {k: v for k, v in read_model_info(model_dir).items() if k not in ("bins", "decode_search")},
         "decoding": (
-            {"temperature": colorizer.temperature, "correction": colorizer.correction}
+            {
+                "temperature": colorizer.temperature,
+                "correction": colorizer.correction,
+                "saturation": colorizer.saturation,
+            }
             if colorizer.family == "classification"
             else None
         ),

@@ -57,6 +57,7 @@ class Colorizer:
         working_size: int = DEFAULT_WORKING_SIZE,
         temperature: float | None = None,
         correction: float | None = None,
+        saturation: float | None = None,
     ):
         import keras  # heavy: imported here so that importing this module stays light
 
@@ -68,17 +69,17 @@ class Colorizer:
             model = keras.saving.load_model(self.model_dir / "model.keras", compile=False)
         except Exception as exc:  # Keras raises many types for a missing or corrupt file
             raise ModelNotAvailable(f"the model file in {self.model_dir} cannot be loaded ({exc})") from exc
-        self._setup(model, info, working_size, temperature, correction)
+        self._setup(model, info, working_size, temperature, correction, saturation)
 
     @classmethod
     def in_memory(cls, model, info: dict, *, working_size: int = DEFAULT_WORKING_SIZE) -> Colorizer:
         """A colorizer around a network that is still training (validation metrics per epoch)."""
         colorizer = cls.__new__(cls)
         colorizer.model_dir = Path("<in memory>")
-        colorizer._setup(model, info, working_size, None, None)
+        colorizer._setup(model, info, working_size, None, None, None)
         return colorizer
 
-    def _setup(self, model, info: dict, working_size, temperature, correction) -> None:
+    def _setup(self, model, info: dict, working_size, temperature, correction, saturation) -> None:
         self.model, self.info = model, info
         self.family = self.info["family"]
         # Old models (the scratch architecture) do not record these; theirs were 8 and 4.
@@ -90,6 +91,8 @@ class Colorizer:
         self.temperature = float(temperature or self.info.get("temperature") or bins.DEFAULT_TEMPERATURE)
         # How much of the class rebalancing the decode undoes (ml.bins.annealed_mean); 0 is the paper's decode.
         self.correction = float(self.info.get("correction", 0.0) if correction is None else correction)
+        # A chroma scale on the decoded ab (1 = as decoded), chosen with the other two on the val photos.
+        self.saturation = float(self.info.get("saturation", 1.0) if saturation is None else saturation)
 
     # -- the network on normalised L at working size --------------------------------------------
 
@@ -110,17 +113,26 @@ class Colorizer:
         out = np.asarray(self.model.predict_on_batch(padded[None, :, :, None]))[0]
         return out[: -(-h // self.output_stride), : -(-w // self.output_stride)]  # ceil(h / s) x ceil(w / s) cells
 
-    def decode(self, grid: np.ndarray, temperature: float | None = None, correction: float | None = None) -> np.ndarray:
-        """Network output (..., C) -> ab (..., 2) in Lab units."""
+    def decode(
+        self,
+        grid: np.ndarray,
+        temperature: float | None = None,
+        correction: float | None = None,
+        saturation: float | None = None,
+    ) -> np.ndarray:
+        """Network output (..., C) -> ab (..., 2) in Lab units, scaled by the saturation."""
         if self.family == "regression":
-            return color.denormalize_ab(grid)
-        return bins.annealed_mean(
-            grid,
-            self.centres,
-            temperature=temperature or self.temperature,
-            weights=self.weights,
-            correction=self.correction if correction is None else correction,
-        )
+            ab = color.denormalize_ab(grid)
+        else:
+            ab = bins.annealed_mean(
+                grid,
+                self.centres,
+                temperature=temperature or self.temperature,
+                weights=self.weights,
+                correction=self.correction if correction is None else correction,
+            )
+        scale = self.saturation if saturation is None else saturation
+        return ab if scale == 1.0 else ab * np.float32(scale)
 
     # -- whole images ----------------------------------------------------------------------------
 
@@ -148,9 +160,10 @@ class Colorizer:
         *,
         temperature: float | None = None,
         correction: float | None = None,
+        saturation: float | None = None,
     ) -> np.ndarray:
         """Decode a grid and stretch it to the full (H, W): ab (H, W, 2) in Lab units."""
-        ab_grid = self.decode(grid, temperature, correction)
+        ab_grid = self.decode(grid, temperature, correction, saturation)
         # Cell i of the grid covers working-size pixels [s·i, s·i + s): crop that region, stretch to full size.
         box = (0.0, 0.0, small_size[0] / self.output_stride, small_size[1] / self.output_stride)
         height, width = full_shape

@@ -11,11 +11,16 @@ Copying all parts into one folder gives two dataset roots
 that ``python -m ml train --data …/landscape --photos …/photos`` reads like
 the originals.  The test splits are never packed: they are for evaluation,
 which runs where the real datasets are.
+
+Each part is also written as one ``partN.tgz``: thousands of small files cost far
+more than their bytes against a transfer limit (a folder of 40 MiB of JPEGs
+counted as 59), one archive costs its size.
 """
 
 from __future__ import annotations
 
 import json
+import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -78,6 +83,9 @@ def pack(
     encoder.save_npz(
         {k: v.astype(encoder_dtype) for k, v in weights.items() if encoder.is_encoder_layer(k)}, last / "encoder.npz"
     )
+    for folder in folders:
+        with tarfile.open(folder.with_suffix(".tgz"), "w:gz") as archive:
+            archive.add(folder, arcname=".")
     return folders
 
 

