@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ def choose_decoding(colorizer, collections: dict[str, list], max_delta_cf: float
     """
     tables = {name: _decode_table(colorizer, rgb) for name, rgb in collections.items()}
     true_cf = {name: float(np.mean([metrics.colourfulness(x) for x in rgb])) for name, rgb in collections.items()}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for knobs in itertools.product(CORRECTIONS, TEMPERATURES, SATURATIONS):
         by_collection = {
             name: {
