@@ -3,7 +3,9 @@
 Authentication: a token from /account/api-token/ sent as ``Authorization: Bearer
 <token>`` (gallery.middleware), or the site's session (then POSTs need the
 csrftoken cookie's value in an X-CSRFToken header).  Errors are JSON with an
-"error" key and a matching HTTP status; somebody else's private photo is 404.
+"error" key and a matching HTTP status; somebody else's private photo is 404.  Error answers
+that do not come from these views (Django's 404 and 405, the CSRF check, a body too large to
+parse, a 500) are put in the same shape by gallery.api_errors.
 """
 
 from __future__ import annotations
