@@ -16,6 +16,7 @@ from django.utils.datastructures import MultiValueDict
 from .forms import PhotoFileForm
 from .limits import Allowance
 from .models import Photo, file_version
+from .query_forms import FileQuery
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 WAITING_FOR_QUEUE = (
     "Your photos are saved and waiting: the colouring queue cannot be reached right now. "
     "They will be coloured automatically as soon as it is back; nothing needs to be sent again."
+)
+# A request with no usable file: none chosen, or only files Django drops for their names ("", ".", "..").
+NO_FILES = (
+    "No photo arrived: choose one or more image files to upload. "
+    'A file named "." or "..", or with no name at all, cannot be uploaded: rename it first'
 )
 STORAGE_FAILED = "the photo could not be saved: the server's storage failed; please send it again later"
 
@@ -78,6 +84,6 @@ def serve_file(request, photo: Photo, kind: str, *, download: bool) -> FileRespo
         raise Http404("the file is missing") from None
     response = FileResponse(opened, as_attachment=download, filename=photo.download_name(kind) if download else "")
     # A versioned URL never changes content (a re-colour writes a new name), so it caches for good.
-    fresh = request.GET.get("v") == file_version(file.name)
+    fresh = FileQuery.values(request)["v"] == file_version(file.name)
     response["Cache-Control"] = "private, max-age=31536000, immutable" if fresh else "private, no-cache"
     return response

@@ -31,7 +31,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from . import broker, enqueue, training_runs
+from . import broker, enqueue, failures, training_runs
 from .models import Photo
 
 log = logging.getLogger(__name__)
@@ -140,10 +140,8 @@ def requeue_after_lost_worker(pk, node: str) -> str | None:
         deaths = _count_death(pk)
         if deaths >= LOST_WORKER_LIMIT:
             photo.remove_stray_files()
-            photo.fail(
-                f"the worker colouring this photo stopped unexpectedly {deaths} times; it may be "
-                "too large for the workers' memory"
-            )
+            log.error("photo %s: the worker colouring it stopped %d times; failed", pk, deaths)
+            photo.fail(failures.WORKER_LOST)
             return Photo.FAILED
         _take_back(pk, photo=photo)
     return Photo.QUEUED

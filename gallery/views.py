@@ -16,7 +16,8 @@ from ml.inference import DEFAULT_WORKING_SIZE
 from .forms import RecolourForm, SignupForm, VisibilityForm
 from .limits import Allowance
 from .models import WORKING_SIZE_CHOICES, ApiToken, Photo
-from .photo_io import WAITING_FOR_QUEUE, own_photo, serve_file, store_uploads, visible_photo
+from .photo_io import NO_FILES, WAITING_FOR_QUEUE, own_photo, serve_file, store_uploads, visible_photo
+from .query_forms import FileQuery, PageQuery
 
 
 def index(request):
@@ -49,6 +50,8 @@ def upload(request):
     """The upload page; a POST is the no-JavaScript fallback (the page's script uses the API)."""
     if request.method == "POST":
         photos, rejected, _ = store_uploads(request)
+        if not photos and not rejected:
+            messages.error(request, NO_FILES)
         for name, message in rejected:
             messages.error(request, f"{name}: {message}")
         if photos:
@@ -73,14 +76,14 @@ def upload(request):
 @require_GET
 def photo_list(request):
     photos = Photo.objects.filter(owner=request.user).for_listing()
-    page = Paginator(photos, settings.COLORSITE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(photos, settings.COLORSITE_PAGE_SIZE).get_page(PageQuery.values(request)["page"])
     return render(request, "gallery/list.html", {"page": page, "title": "My photos", "public": False})
 
 
 @require_GET
 def public_list(request):
     photos = Photo.objects.filter(is_public=True).select_related("owner").for_listing("owner__username")
-    page = Paginator(photos, settings.COLORSITE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(photos, settings.COLORSITE_PAGE_SIZE).get_page(PageQuery.values(request)["page"])
     return render(request, "gallery/list.html", {"page": page, "title": "Public gallery", "public": True})
 
 
@@ -107,7 +110,7 @@ def photo_file(request, photo_id, kind):
     Media is never served from a public folder: a private photo's files are reachable only here.
     """
     photo = visible_photo(request, photo_id)
-    return serve_file(request, photo, kind, download=request.GET.get("download") == "1")
+    return serve_file(request, photo, kind, download=FileQuery.values(request)["download"] == "1")
 
 
 @login_required

@@ -20,7 +20,7 @@ from django.urls import reverse
 from kombu.exceptions import OperationalError
 from PIL import Image
 
-from gallery import broker, recovery, tasks
+from gallery import broker, failures, recovery, tasks
 from gallery.models import Photo
 from gallery.recovery import LOST_WORKER_LIMIT
 from gallery.storage import TEMP_PREFIX, AtomicFileSystemStorage
@@ -183,10 +183,7 @@ def test_a_photo_that_keeps_killing_its_worker_ends_failed(users, sent, django_c
     photo.refresh_from_db()
     assert status == Photo.FAILED
     assert photo.status == Photo.FAILED
-    assert photo.failure_reason == (
-        f"the worker colouring this photo stopped unexpectedly {LOST_WORKER_LIMIT} times; "
-        "it may be too large for the workers' memory"
-    )
+    assert photo.failure_reason == failures.WORKER_LOST.reason
     assert len(sent) == LOST_WORKER_LIMIT - 1
 
 
@@ -306,7 +303,7 @@ def test_storage_failing_on_the_last_try_ends_failed_without_files(users, fake_c
     photo.refresh_from_db()
     assert photo.status == Photo.FAILED
     assert not photo.result
-    assert photo.failure_reason == "the photo could not be stored ([Errno 28] No space left on device)"
+    assert photo.failure_reason == failures.STORAGE_FAILED.reason
     assert not list((media_root / "photos" / str(photo.pk)).glob("result*"))  # the stored result went too
 
 
@@ -359,7 +356,6 @@ def test_a_coloured_photo_is_logged_once_with_its_worker(users, fake_colorizer, 
 def test_a_broken_model_is_explained_to_staff_and_owners(users, client, owner_client, monkeypatch, tmp_path, settings):
     from django.test import Client
 
-    from gallery import health
     from gallery.models import ModelVersion
     from ml.inference import ModelNotAvailable
 
@@ -377,7 +373,7 @@ def test_a_broken_model_is_explained_to_staff_and_owners(users, client, owner_cl
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
     assert photo.status == Photo.FAILED
-    assert photo.failure_reason == health.MODEL_UNAVAILABLE
+    assert photo.failure_reason == failures.MODEL_UNAVAILABLE.reason
 
     staff = Client()
     staff.force_login(users.staff)

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from PIL import Image
 
-from gallery import tasks, training_runs
+from gallery import failures, tasks, training_runs
 from gallery.models import ModelVersion, Photo
 from gallery.staff_forms import FAMILIES, TRAINING_CROPS, TrainingForm
 from gallery.staff_progress import progress_report
@@ -334,7 +334,7 @@ def test_a_failed_run_records_why_and_leaves_the_active_model(
     tasks.train_model_version(str(version.pk))
     version.refresh_from_db()
     assert version.state == ModelVersion.FAILED
-    assert version.failure_reason == "RuntimeError: out of memory"
+    assert version.failure_reason == failures.TRAINING_FAILED.reason  # the exception went to the log
     assert not version.path.exists()
     assert ModelVersion.active() == active
 
@@ -398,7 +398,7 @@ def test_a_run_whose_process_died_is_marked_failed_at_once(make_version, tmp_pat
     )
     run.refresh_from_db()
     assert run.state == ModelVersion.FAILED
-    assert "WorkerLostError" in run.failure_reason
+    assert run.failure_reason == failures.TRAINING_PROCESS_LOST.reason
     assert not (tmp_path / "run").exists()
     assert ModelVersion.active() == active
 

@@ -10,6 +10,7 @@ gallery.enqueue.
 from __future__ import annotations
 
 import errno
+import logging
 import secrets
 import uuid
 from datetime import timedelta
@@ -32,8 +33,11 @@ from ml.images import InvalidImage, open_image
 # The engine's default render size; ml.inference imports Keras only when a Colorizer is built.
 from ml.inference import DEFAULT_WORKING_SIZE
 
-from .. import enqueue, imaging
+from .. import enqueue, failures, imaging
+from ..failures import Failure
 from ..storage import delete_files
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .versions import ModelVersion
@@ -56,6 +60,7 @@ class PhotoQuerySet(models.QuerySet):
             "name",
             "status",
             "failure_reason",
+            "failure_code",
             "is_public",
             "width",
             "height",
@@ -112,7 +117,9 @@ class Photo(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="photos")
     name = models.CharField(max_length=200, help_text="the uploaded file's name, for display only")
     status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
+    # One of gallery.failures' sentences and its code: never an exception's text (it may name server paths).
     failure_reason = models.TextField(blank=True)
+    failure_code = models.CharField(max_length=40, blank=True)
     is_public = models.BooleanField(default=False)
 
     width = models.PositiveIntegerField()
@@ -259,8 +266,13 @@ class Photo(models.Model):
         try:
             with default_storage.open(original, "rb") as fileobj:
                 rgb = np.asarray(open_image(fileobj, max_pixels=settings.COLORSITE_MAX_PIXELS).convert("RGB"))
-        except (InvalidImage, FileNotFoundError) as exc:
-            self.fail(f"the stored original cannot be read: {exc}")
+        except InvalidImage as exc:
+            log.error("photo %s: the stored original %s cannot be read: %s", self.pk, original, exc)
+            self.fail(failures.ORIGINAL_UNREADABLE)
+            return
+        except FileNotFoundError:
+            log.error("photo %s names %s, which the storage does not have", self.pk, original)
+            self.fail(failures.ORIGINAL_MISSING)
             return
         source = imaging.grey_version(rgb) if self.has_colour else rgb
         coloured = colorizer.colorize_array(source, working_size=self.working_size)
@@ -299,6 +311,7 @@ class Photo(models.Model):
             model_version_id=model_version.pk if model_version else None,
             status=self.DONE,
             failure_reason="",
+            failure_code="",
             finished=timezone.now(),
         )
         updated = Photo.objects.filter(pk=self.pk, status=self.RUNNING, started=self.started).update(**values)
@@ -309,11 +322,18 @@ class Photo(models.Model):
         for key, value in values.items():
             setattr(self, key, value)
 
-    def fail(self, reason: str) -> None:
-        """Record why the colouring failed; the page shows the reason to the owner."""
-        self.status, self.failure_reason, self.finished = self.FAILED, reason[:2000], timezone.now()
+    def fail(self, failure: Failure) -> None:
+        """Record why the colouring failed: one of gallery.failures' sentences, which the owner reads.
+
+        Never an exception's text; the caller logs that, with the photo's id.
+        """
+        self.status, self.failure_reason, self.failure_code = self.FAILED, failure.reason, failure.code
+        self.finished = timezone.now()
         Photo.objects.filter(pk=self.pk).update(
-            status=self.status, failure_reason=self.failure_reason, finished=self.finished
+            status=self.status,
+            failure_reason=self.failure_reason,
+            failure_code=self.failure_code,
+            finished=self.finished,
         )
 
     def release(self) -> None:
@@ -330,7 +350,12 @@ class Photo(models.Model):
         """
         with transaction.atomic():
             updated = Photo.objects.filter(pk=self.pk, status__in=self.FINAL).update(
-                status=self.QUEUED, working_size=working_size, failure_reason="", started=None, finished=None
+                status=self.QUEUED,
+                working_size=working_size,
+                failure_reason="",
+                failure_code="",
+                started=None,
+                finished=None,
             )
             if updated:
                 self.status, self.working_size = self.QUEUED, working_size
@@ -393,6 +418,7 @@ class Photo(models.Model):
             "status": self.status,
             "status_label": self.get_status_display(),
             "failure_reason": self.failure_reason,
+            "failure_code": self.failure_code,
             "is_public": self.is_public,
             "width": self.width,
             "height": self.height,
