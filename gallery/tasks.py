@@ -19,17 +19,22 @@ import os
 import socket
 from pathlib import Path
 
+import redis
 from billiard.exceptions import WorkerLostError
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure, worker_ready
 from django.conf import settings
+from kombu.exceptions import OperationalError
 
 from . import broker, health, recovery, training_runs
 from .enqueue import lost_after
 from .models import ModelVersion, Photo
 
 log = logging.getLogger(__name__)
+
+# What a task meets when Redis goes away under it (kombu's errors, redis-py's): a transient failure.
+BROKER_LOST = (OperationalError, redis.RedisError)
 
 
 @functools.lru_cache(maxsize=2)
@@ -71,7 +76,7 @@ def colorize_photo(self, photo_id: str) -> None:
         # The owner is told colouring is not possible now; the staff see why on every page (gallery.health).
         log.error("photo %s: the active model cannot be loaded: %s", photo_id, exc)
         health.report_model_problem(model_dir, version.label if version else Path(model_dir).name, str(exc))
-        photo.fail(health.MODEL_UNAVAILABLE)
+        photo.fail(health.MODEL_UNAVAILABLE, transient=True)  # the staff restore the file: the sweep retries
     except SoftTimeLimitExceeded:
         photo.fail(f"colouring took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} seconds")
     except OSError as exc:
@@ -80,7 +85,7 @@ def colorize_photo(self, photo_id: str) -> None:
         # Whatever this run managed to write goes first, so no row ever names a partial result.
         photo.remove_stray_files()
         if self.request.retries >= self.max_retries:
-            photo.fail(f"the photo could not be stored ({exc})")
+            photo.fail(f"the photo could not be stored ({exc})", transient=True)
             return
         photo.release()
         countdown = 2 ** (self.request.retries + 2)
@@ -89,7 +94,10 @@ def colorize_photo(self, photo_id: str) -> None:
         raise self.retry(exc=exc, countdown=countdown)  # noqa: B904 (Celery's Retry carries exc itself)
     except Exception as exc:
         log.exception("colouring photo %s failed", photo_id)
-        photo.fail(f"colouring failed unexpectedly ({type(exc).__name__}: {exc})")
+        photo.fail(
+            f"colouring failed unexpectedly ({type(exc).__name__}: {exc})",
+            transient=isinstance(exc, BROKER_LOST),
+        )
 
 
 def active_model() -> tuple[ModelVersion | None, Path]:

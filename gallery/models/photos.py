@@ -32,7 +32,7 @@ from ml.images import InvalidImage, open_image
 # The engine's default render size; ml.inference imports Keras only when a Colorizer is built.
 from ml.inference import DEFAULT_WORKING_SIZE
 
-from .. import enqueue, imaging
+from .. import auto_retry, enqueue, imaging
 from ..storage import delete_files
 
 if TYPE_CHECKING:
@@ -64,6 +64,8 @@ class PhotoQuerySet(models.QuerySet):
             "created",
             "finished",
             "has_colour",
+            "retry_after",
+            "auto_retries",
             *extra,
         )
 
@@ -113,6 +115,13 @@ class Photo(models.Model):
     name = models.CharField(max_length=200, help_text="the uploaded file's name, for display only")
     status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
     failure_reason = models.TextField(blank=True)
+    # A failure whose cause may clear by itself (storage, model file, broker) is retried by the sweep
+    # (gallery.auto_retry); these say whether, when next, and how often it has been so far.
+    failure_transient = models.BooleanField(default=False, help_text="the last failure's cause may clear by itself")
+    retry_after = models.DateTimeField(null=True, blank=True, help_text="when the sweep queues it again by itself")
+    auto_retries = models.PositiveSmallIntegerField(
+        default=0, help_text="automatic retries since it last succeeded or its owner re-coloured it"
+    )
     is_public = models.BooleanField(default=False)
 
     width = models.PositiveIntegerField()
@@ -159,6 +168,8 @@ class Photo(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created"], name="photo_owner_newest"),
             models.Index(fields=["is_public", "-created"], name="photo_public_newest"),
+            # The sweep looks for due retries every minute: only the few photos waiting for one are indexed.
+            models.Index(fields=["retry_after"], name="photo_retry_due", condition=Q(retry_after__isnull=False)),
         ]
 
     def __str__(self):
@@ -260,7 +271,8 @@ class Photo(models.Model):
             with default_storage.open(original, "rb") as fileobj:
                 rgb = np.asarray(open_image(fileobj, max_pixels=settings.COLORSITE_MAX_PIXELS).convert("RGB"))
         except (InvalidImage, FileNotFoundError) as exc:
-            self.fail(f"the stored original cannot be read: {exc}")
+            # A missing file may be a storage that is not mounted yet; a file that does not decode stays broken.
+            self.fail(f"the stored original cannot be read: {exc}", transient=isinstance(exc, FileNotFoundError))
             return
         source = imaging.grey_version(rgb) if self.has_colour else rgb
         coloured = colorizer.colorize_array(source, working_size=self.working_size)
@@ -299,6 +311,9 @@ class Photo(models.Model):
             model_version_id=model_version.pk if model_version else None,
             status=self.DONE,
             failure_reason="",
+            failure_transient=False,
+            retry_after=None,
+            auto_retries=0,
             finished=timezone.now(),
         )
         updated = Photo.objects.filter(pk=self.pk, status=self.RUNNING, started=self.started).update(**values)
@@ -309,12 +324,44 @@ class Photo(models.Model):
         for key, value in values.items():
             setattr(self, key, value)
 
-    def fail(self, reason: str) -> None:
-        """Record why the colouring failed; the page shows the reason to the owner."""
+    def fail(self, reason: str, transient: bool = False) -> None:
+        """Record why the colouring failed; the page shows the reason to the owner.
+
+        ``transient``: the cause lies outside the photo and may clear by itself (storage, the model
+        file, the broker), so the sweep queues it again after a wait, a bounded number of times
+        (gallery.auto_retry).  Anything else stays failed until the owner re-colours it.
+        """
         self.status, self.failure_reason, self.finished = self.FAILED, reason[:2000], timezone.now()
+        self.failure_transient = transient
+        self.retry_after = auto_retry.next_try(self.auto_retries, self.finished) if transient else None
         Photo.objects.filter(pk=self.pk).update(
-            status=self.status, failure_reason=self.failure_reason, finished=self.finished
+            status=self.status,
+            failure_reason=self.failure_reason,
+            finished=self.finished,
+            failure_transient=self.failure_transient,
+            retry_after=self.retry_after,
         )
+
+    @classmethod
+    def retry_transient(cls, pk, now) -> bool:
+        """Queue again a photo whose transient failure's wait ended by ``now``; False if it is not waiting (any more).
+
+        The conditional UPDATE lets one of several sweeps running at once take it, and a second
+        sweep finds nothing to do.  The count goes up here, so the next failure waits longer.
+        """
+        with transaction.atomic():
+            updated = cls.objects.filter(pk=pk, status=cls.FAILED, retry_after__lte=now).update(
+                status=cls.QUEUED,
+                failure_reason="",
+                failure_transient=False,
+                retry_after=None,
+                auto_retries=F("auto_retries") + 1,
+                started=None,
+                finished=None,
+            )
+            if updated:
+                enqueue.colouring(cls(pk=pk))
+        return bool(updated)
 
     def release(self) -> None:
         """Give a claimed photo back to the queue (before a retry after a transient failure)."""
@@ -330,7 +377,14 @@ class Photo(models.Model):
         """
         with transaction.atomic():
             updated = Photo.objects.filter(pk=self.pk, status__in=self.FINAL).update(
-                status=self.QUEUED, working_size=working_size, failure_reason="", started=None, finished=None
+                status=self.QUEUED,
+                working_size=working_size,
+                failure_reason="",
+                failure_transient=False,
+                retry_after=None,
+                auto_retries=0,  # the owner asked: a fresh set of automatic retries
+                started=None,
+                finished=None,
             )
             if updated:
                 self.status, self.working_size = self.QUEUED, working_size
@@ -357,6 +411,11 @@ class Photo(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+    @property
+    def pending_retry(self) -> dict | None:
+        """The automatic retry this failed photo waits for (when, which attempt, a sentence), or None."""
+        return auto_retry.describe(self)
 
     def file_field(self, kind: str):
         """The FieldFile for a kind in FILE_KINDS, or None when there is no such file (yet)."""
@@ -393,6 +452,7 @@ class Photo(models.Model):
             "status": self.status,
             "status_label": self.get_status_display(),
             "failure_reason": self.failure_reason,
+            "retry": self.pending_retry,
             "is_public": self.is_public,
             "width": self.width,
             "height": self.height,
