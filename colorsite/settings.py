@@ -250,8 +250,8 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("COLORSITE_QUEUE", "colorsite")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The sweep (gallery.tasks.sweep) re-sends queued photos whose message was lost (Redis was down or
-# restarted empty) and takes back photos a dead worker left running.  Run by `celery beat` (or a
-# worker started with -B, as `make run` does); every worker also sweeps once when it starts.
+# restarted empty), takes back photos a dead worker left running, and retries transient failures.  Run by
+# `celery beat` (`make run` starts one; or a worker started with -B); every worker also sweeps once when it starts.
 COLORSITE_SWEEP_INTERVAL = env_int("COLORSITE_SWEEP_INTERVAL", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep": {

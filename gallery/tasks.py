@@ -133,7 +133,7 @@ def sweep() -> None:
     """Re-send queued photos whose message was lost, and take back photos a dead worker left running.
 
     Run every COLORSITE_SWEEP_INTERVAL seconds by celery beat (settings.CELERY_BEAT_SCHEDULE;
-    `make run` starts its worker with -B), and by every starting worker (gallery.recovery.sweep).
+    `make run` starts beat beside its workers), and by every starting worker (gallery.recovery.sweep).
     """
     recovery.sweep()
 
