@@ -35,6 +35,9 @@ Environment variables (defaults in brackets):
   COLORSITE_UPLOADS_PER_HOUR [300] photos one person may upload in any hour (0: no limit)
   COLORSITE_QUOTA_BYTES      [2147483648 = 2 GiB] bytes of uploads one person may keep (0: no limit)
   COLORSITE_SWEEP_INTERVAL   [60] seconds between sweeps that re-send photos whose task was lost
+  COLORSITE_AUTO_RETRIES     [5] times the sweep queues again a photo that failed for a transient reason (0: never)
+  COLORSITE_AUTO_RETRY_DELAY [120] seconds before the first of those retries; each wait doubles the last
+  COLORSITE_BEAT_SCHEDULE    [<BASE_DIR>/var/celerybeat-schedule] the file where `celery beat` keeps its schedule
   SECURE_COOKIES             [on unless DEBUG] session and CSRF cookies only over HTTPS
   SECURE_SSL_REDIRECT        [as SECURE_COOKIES] redirect plain-HTTP requests to HTTPS
   SECURE_HSTS_SECONDS        [31536000 when redirecting, else 0] how long browsers keep to HTTPS
@@ -248,8 +251,8 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("COLORSITE_QUEUE", "colorsite")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The sweep (gallery.tasks.sweep) re-sends queued photos whose message was lost (Redis was down or
-# restarted empty) and takes back photos a dead worker left running.  Run by `celery beat` (or a
-# worker started with -B, as `make run` does); every worker also sweeps once when it starts.
+# restarted empty), takes back photos a dead worker left running, and retries transient failures.  Run by
+# `celery beat` (`make run` starts one; or a worker started with -B); every worker also sweeps once when it starts.
 COLORSITE_SWEEP_INTERVAL = env_int("COLORSITE_SWEEP_INTERVAL", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep": {
@@ -258,7 +261,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": COLORSITE_SWEEP_INTERVAL},
     }
 }  # none piles up in a backlog
-CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE_FILENAME = env_str("COLORSITE_BEAT_SCHEDULE", str(BASE_DIR / "var" / "celerybeat-schedule"))
+# A photo that failed for a reason outside itself (storage, the model file, the broker) is queued again by
+# the sweep after a wait that doubles each time, a bounded number of times (gallery.auto_retry).
+COLORSITE_AUTO_RETRIES = env_int("COLORSITE_AUTO_RETRIES", 5, minimum=0)
+COLORSITE_AUTO_RETRY_DELAY = env_int("COLORSITE_AUTO_RETRY_DELAY", 120, minimum=0)
 
 # --- model versions and training from the staff pages -------------------------------------------------
 COLORSITE_MODELS_ROOT = Path(env_str("COLORSITE_MODELS_ROOT", str(BASE_DIR / "var" / "models")))

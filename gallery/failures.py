@@ -7,8 +7,11 @@ library's internals or a stack frame.  The code that fails logs the exception wi
 (or run's) id and records one of the Failures below; the row keeps the code beside the sentence,
 so a script, or the sweep, can tell the failures apart without parsing text.
 
-``transient`` marks a cause that can clear by itself (storage, the model file): such a photo is
-worth colouring again later; the others (a file that cannot be decoded) stay failed.
+``transient`` marks a cause that can clear by itself (storage, the model file, the broker, an
+original the storage cannot find right now): Photo.fail gives such a photo a time for its next
+automatic try, and the sweep queues it again then (gallery.auto_retry).  The others (a file that
+cannot be decoded, a colouring past the time limit, a photo that kept killing its worker) stay
+failed until the owner re-colours it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ ORIGINAL_MISSING = Failure(
     "the stored original could not be found in the server's storage. Re-colour it later, or upload it again",
     transient=True,
 )
+BROKER_LOST = Failure(
+    "broker-lost",
+    "colouring was interrupted: the site lost touch with its work queue. Re-colour it later",
+    transient=True,
+)
 ORIGINAL_UNREADABLE = Failure(
     "original-unreadable",
     "the stored original cannot be read as an image; please upload the photo again",
@@ -64,6 +72,7 @@ PHOTO_FAILURES = {
         MODEL_UNAVAILABLE,
         STORAGE_FAILED,
         ORIGINAL_MISSING,
+        BROKER_LOST,
         ORIGINAL_UNREADABLE,
         TIMED_OUT,
         WORKER_LOST,

@@ -19,17 +19,22 @@ import os
 import socket
 from pathlib import Path
 
+import redis
 from billiard.exceptions import WorkerLostError
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure, worker_ready
 from django.conf import settings
+from kombu.exceptions import OperationalError
 
 from . import broker, failures, health, recovery, training_runs
 from .enqueue import lost_after
 from .models import ModelVersion, Photo
 
 log = logging.getLogger(__name__)
+
+# What a task meets when Redis goes away under it (kombu's errors, redis-py's): a transient failure.
+BROKER_LOST = (OperationalError, redis.RedisError)
 
 
 @functools.lru_cache(maxsize=2)
@@ -71,7 +76,7 @@ def colorize_photo(self, photo_id: str) -> None:
         # The owner is told colouring is not possible now; the staff see why on every page (gallery.health).
         log.error("photo %s: the active model cannot be loaded: %s", photo_id, exc)
         health.report_model_problem(model_dir, version.label if version else Path(model_dir).name, str(exc))
-        photo.fail(failures.MODEL_UNAVAILABLE)
+        photo.fail(failures.MODEL_UNAVAILABLE)  # transient: once the staff restore the file, the sweep retries
     except SoftTimeLimitExceeded:
         log.warning("photo %s: colouring took longer than %s s", photo_id, settings.CELERY_TASK_SOFT_TIME_LIMIT)
         photo.fail(failures.TIMED_OUT)
@@ -82,16 +87,19 @@ def colorize_photo(self, photo_id: str) -> None:
         photo.remove_stray_files()
         if self.request.retries >= self.max_retries:
             log.error("photo %s: storage failed on the last try", photo_id, exc_info=True)
-            photo.fail(failures.STORAGE_FAILED)
+            photo.fail(failures.STORAGE_FAILED)  # transient: the sweep tries again later
             return
         photo.release()
         countdown = 2 ** (self.request.retries + 2)
         # The retry is a message on its way: the sweep must not send another (nor reset the count).
         broker.mark_sent(photo_id, countdown + lost_after())
         raise self.retry(exc=exc, countdown=countdown)  # noqa: B904 (Celery's Retry carries exc itself)
-    except Exception:
+    except Exception as exc:
         log.exception("colouring photo %s failed", photo_id)
-        photo.fail(failures.UNEXPECTED)
+        if isinstance(exc, BROKER_LOST):
+            photo.fail(failures.BROKER_LOST)  # Redis went away under the task: transient, the sweep retries it
+        else:
+            photo.fail(failures.UNEXPECTED)
 
 
 def active_model() -> tuple[ModelVersion | None, Path]:
@@ -127,7 +135,7 @@ def sweep() -> None:
     """Re-send queued photos whose message was lost, and take back photos a dead worker left running.
 
     Run every COLORSITE_SWEEP_INTERVAL seconds by celery beat (settings.CELERY_BEAT_SCHEDULE;
-    `make run` starts its worker with -B), and by every starting worker (gallery.recovery.sweep).
+    `make run` starts beat beside its workers), and by every starting worker (gallery.recovery.sweep).
     """
     recovery.sweep()
 

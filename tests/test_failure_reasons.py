@@ -12,10 +12,12 @@ import errno
 from pathlib import Path
 
 import pytest
+import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.urls import reverse
 from django.utils.html import escape
+from kombu.exceptions import OperationalError
 from PIL import Image
 
 from gallery import failures, recovery, tasks
@@ -107,6 +109,22 @@ def fail_unexpectedly(photo, monkeypatch, media_root):
     colorize_photo(str(photo.pk))
 
 
+def fail_by_losing_the_broker(photo, monkeypatch, media_root):
+    def broker_gone(model_dir):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks, "get_colorizer", broker_gone)
+    colorize_photo(str(photo.pk))
+
+
+def fail_by_losing_redis(photo, monkeypatch, media_root):
+    def redis_gone(model_dir):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks, "get_colorizer", redis_gone)
+    colorize_photo(str(photo.pk))
+
+
 def fail_reading_a_damaged_original(photo, monkeypatch, media_root):
     Path(media_root, photo.original.name).write_bytes(b"\x89PNG\r\n\x1a\n then nothing a decoder wants")
     colorize_photo(str(photo.pk))
@@ -129,6 +147,8 @@ FAILURE_PATHS = {
     fail_loading_the_model: failures.MODEL_UNAVAILABLE,
     fail_in_time: failures.TIMED_OUT,
     fail_unexpectedly: failures.UNEXPECTED,
+    fail_by_losing_the_broker: failures.BROKER_LOST,
+    fail_by_losing_redis: failures.BROKER_LOST,
     fail_reading_a_damaged_original: failures.ORIGINAL_UNREADABLE,
     fail_reading_a_missing_original: failures.ORIGINAL_MISSING,
     fail_by_killing_its_worker: failures.WORKER_LOST,
@@ -146,6 +166,24 @@ def test_every_failure_path_records_a_sentence_of_the_vocabulary(
     assert photo.failure_reason == FAILURE_PATHS[make_it_fail].reason
     assert photo.failure_code == FAILURE_PATHS[make_it_fail].code
     assert str(media_root) not in photo.failure_reason
+
+
+# The causes outside the photo that can clear by themselves; the sweep retries these (gallery.auto_retry).
+TRANSIENT_PATHS = {fail_storing, fail_loading_the_model, fail_by_losing_the_broker, fail_by_losing_redis}
+TRANSIENT_PATHS |= {fail_reading_a_missing_original}
+
+
+@pytest.mark.parametrize("make_it_fail", FAILURE_PATHS, ids=lambda f: f.__name__)
+def test_only_causes_outside_the_photo_are_retried_automatically(
+    make_it_fail, photo, fake_colorizer, monkeypatch, media_root
+):
+    make_it_fail(photo, monkeypatch, media_root)
+    photo.refresh_from_db()
+    expected = make_it_fail in TRANSIENT_PATHS
+    assert FAILURE_PATHS[make_it_fail].transient is expected
+    assert photo.failure_transient is expected
+    assert (photo.retry_after is not None) is expected
+    assert (photo.pending_retry is not None) is expected
 
 
 def test_the_failure_paths_above_cover_the_whole_photo_vocabulary():

@@ -468,7 +468,9 @@ def test_every_combination_the_form_accepts_is_one_the_engine_accepts():
 def test_the_launcher_starts_a_worker_for_each_queue(settings):
     from colorsite.launch import worker_commands
 
-    colour, training = worker_commands(settings, "python")
+    commands = worker_commands(settings, "python")
+    colour, training = commands["colouring worker"], commands["training worker"]
+    assert commands["beat"][-2:] == ["beat", "--loglevel=INFO"]  # the sweep runs beside the workers
     assert colour[colour.index("--queues") + 1] == settings.CELERY_TASK_DEFAULT_QUEUE
     assert training[training.index("--queues") + 1] == settings.COLORSITE_TRAINING_QUEUE
     assert training[training.index("--concurrency") + 1] == "1"

@@ -33,7 +33,7 @@ from ml.images import InvalidImage, open_image
 # The engine's default render size; ml.inference imports Keras only when a Colorizer is built.
 from ml.inference import DEFAULT_WORKING_SIZE
 
-from .. import enqueue, failures, imaging
+from .. import auto_retry, enqueue, failures, imaging
 from ..failures import Failure
 from ..storage import delete_files
 
@@ -69,6 +69,8 @@ class PhotoQuerySet(models.QuerySet):
             "created",
             "finished",
             "has_colour",
+            "retry_after",
+            "auto_retries",
             *extra,
         )
 
@@ -120,6 +122,13 @@ class Photo(models.Model):
     # One of gallery.failures' sentences and its code: never an exception's text (it may name server paths).
     failure_reason = models.TextField(blank=True)
     failure_code = models.CharField(max_length=40, blank=True)
+    # A failure whose cause may clear by itself (storage, model file, broker) is retried by the sweep
+    # (gallery.auto_retry); these say whether, when next, and how often it has been so far.
+    failure_transient = models.BooleanField(default=False, help_text="the last failure's cause may clear by itself")
+    retry_after = models.DateTimeField(null=True, blank=True, help_text="when the sweep queues it again by itself")
+    auto_retries = models.PositiveSmallIntegerField(
+        default=0, help_text="automatic retries since it last succeeded or its owner re-coloured it"
+    )
     is_public = models.BooleanField(default=False)
 
     width = models.PositiveIntegerField()
@@ -166,6 +175,8 @@ class Photo(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created"], name="photo_owner_newest"),
             models.Index(fields=["is_public", "-created"], name="photo_public_newest"),
+            # The sweep looks for due retries every minute: only the few photos waiting for one are indexed.
+            models.Index(fields=["retry_after"], name="photo_retry_due", condition=Q(retry_after__isnull=False)),
         ]
 
     def __str__(self):
@@ -268,9 +279,10 @@ class Photo(models.Model):
                 rgb = np.asarray(open_image(fileobj, max_pixels=settings.COLORSITE_MAX_PIXELS).convert("RGB"))
         except InvalidImage as exc:
             log.error("photo %s: the stored original %s cannot be read: %s", self.pk, original, exc)
-            self.fail(failures.ORIGINAL_UNREADABLE)
+            self.fail(failures.ORIGINAL_UNREADABLE)  # the file itself is broken: never retried
             return
         except FileNotFoundError:
+            # A missing file may be a storage that is not mounted yet: ORIGINAL_MISSING is transient.
             log.error("photo %s names %s, which the storage does not have", self.pk, original)
             self.fail(failures.ORIGINAL_MISSING)
             return
@@ -312,6 +324,9 @@ class Photo(models.Model):
             status=self.DONE,
             failure_reason="",
             failure_code="",
+            failure_transient=False,
+            retry_after=None,
+            auto_retries=0,
             finished=timezone.now(),
         )
         updated = Photo.objects.filter(pk=self.pk, status=self.RUNNING, started=self.started).update(**values)
@@ -325,16 +340,46 @@ class Photo(models.Model):
     def fail(self, failure: Failure) -> None:
         """Record why the colouring failed: one of gallery.failures' sentences, which the owner reads.
 
-        Never an exception's text; the caller logs that, with the photo's id.
+        Never an exception's text; the caller logs that, with the photo's id.  A failure marked
+        ``transient`` in the vocabulary (storage, the model file, the broker, a missing original)
+        has its cause outside the photo and may clear by itself, so the sweep queues it again after
+        a wait, a bounded number of times (gallery.auto_retry).  Anything else stays failed until
+        the owner re-colours it.
         """
         self.status, self.failure_reason, self.failure_code = self.FAILED, failure.reason, failure.code
         self.finished = timezone.now()
+        self.failure_transient = failure.transient
+        self.retry_after = auto_retry.next_try(self.auto_retries, self.finished) if failure.transient else None
         Photo.objects.filter(pk=self.pk).update(
             status=self.status,
             failure_reason=self.failure_reason,
             failure_code=self.failure_code,
             finished=self.finished,
+            failure_transient=self.failure_transient,
+            retry_after=self.retry_after,
         )
+
+    @classmethod
+    def retry_transient(cls, pk, now) -> bool:
+        """Queue again a photo whose transient failure's wait ended by ``now``; False if it is not waiting (any more).
+
+        The conditional UPDATE lets one of several sweeps running at once take it, and a second
+        sweep finds nothing to do.  The count goes up here, so the next failure waits longer.
+        """
+        with transaction.atomic():
+            updated = cls.objects.filter(pk=pk, status=cls.FAILED, retry_after__lte=now).update(
+                status=cls.QUEUED,
+                failure_reason="",
+                failure_code="",
+                failure_transient=False,
+                retry_after=None,
+                auto_retries=F("auto_retries") + 1,
+                started=None,
+                finished=None,
+            )
+            if updated:
+                enqueue.colouring(cls(pk=pk))
+        return bool(updated)
 
     def release(self) -> None:
         """Give a claimed photo back to the queue (before a retry after a transient failure)."""
@@ -354,6 +399,9 @@ class Photo(models.Model):
                 working_size=working_size,
                 failure_reason="",
                 failure_code="",
+                failure_transient=False,
+                retry_after=None,
+                auto_retries=0,  # the owner asked: a fresh set of automatic retries
                 started=None,
                 finished=None,
             )
@@ -382,6 +430,11 @@ class Photo(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+    @property
+    def pending_retry(self) -> dict | None:
+        """The automatic retry this failed photo waits for (when, which attempt, a sentence), or None."""
+        return auto_retry.describe(self)
 
     def file_field(self, kind: str):
         """The FieldFile for a kind in FILE_KINDS, or None when there is no such file (yet)."""
@@ -419,6 +472,7 @@ class Photo(models.Model):
             "status_label": self.get_status_display(),
             "failure_reason": self.failure_reason,
             "failure_code": self.failure_code,
+            "retry": self.pending_retry,
             "is_public": self.is_public,
             "width": self.width,
             "height": self.height,
