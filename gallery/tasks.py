@@ -25,7 +25,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure, worker_ready
 from django.conf import settings
 
-from . import broker, health, recovery, training_runs
+from . import broker, fair_queue, health, recovery, training_runs
 from .enqueue import lost_after
 from .models import ModelVersion, Photo
 
@@ -90,6 +90,9 @@ def colorize_photo(self, photo_id: str) -> None:
     except Exception as exc:
         log.exception("colouring photo %s failed", photo_id)
         photo.fail(f"colouring failed unexpectedly ({type(exc).__name__}: {exc})")
+    finally:
+        # The photo has left the owner's photos in flight (unless it is being retried): send their next.
+        fair_queue.release(photo.owner_id)
 
 
 def active_model() -> tuple[ModelVersion | None, Path]:

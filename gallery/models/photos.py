@@ -1,10 +1,11 @@
 """Photos: what a person uploaded, where its files are, and how far its colouring has come.
 
-A photo's state lives in its row (queued -> running -> done | failed); the web
+A photo's state lives in its row ([waiting ->] queued -> running -> done | failed); the web
 pages and the API read the row, the worker moves it along with conditional
 UPDATEs so two workers can never colour one photo at the same time.  What happens
 to a photo a fault left behind is in gallery.recovery; messages go out through
-gallery.enqueue.
+gallery.enqueue, new work is admitted to the workers by gallery.fair_queue (a photo waits while
+its owner has enough in flight), and the bytes it keeps count in gallery.quota.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ml.images import InvalidImage, open_image
 # The engine's default render size; ml.inference imports Keras only when a Colorizer is built.
 from ml.inference import DEFAULT_WORKING_SIZE
 
-from .. import enqueue, imaging
+from .. import enqueue, fair_queue, imaging, quota
 from ..storage import delete_files
 
 if TYPE_CHECKING:
@@ -90,11 +91,18 @@ class PhotoQuerySet(models.QuerySet):
 
 
 class Photo(models.Model):
+    WAITING = "waiting"  # held back while its owner has enough photos in flight (gallery.fair_queue)
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
-    STATUS_CHOICES = [(QUEUED, "queued"), (RUNNING, "colouring"), (DONE, "done"), (FAILED, "failed")]
+    STATUS_CHOICES = [
+        (WAITING, "waiting for your earlier photos"),
+        (QUEUED, "queued"),
+        (RUNNING, "colouring"),
+        (DONE, "done"),
+        (FAILED, "failed"),
+    ]
     FINAL = (DONE, FAILED)
 
     # Files a page may ask for by name (gallery.views.photo_file) -> the field that holds each.
@@ -118,6 +126,7 @@ class Photo(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     upload_bytes = models.PositiveBigIntegerField()
+    result_bytes = models.PositiveBigIntegerField(default=0, help_text="bytes of the result and its renditions")
     source_format = models.CharField(max_length=10, blank=True)
     has_colour = models.BooleanField(default=False, help_text="the upload was already in colour")
     working_size = models.PositiveSmallIntegerField(default=DEFAULT_WORKING_SIZE)
@@ -151,6 +160,7 @@ class Photo(models.Model):
     created = models.DateTimeField(default=timezone.now)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True, help_text="when it was held back (gallery.fair_queue)")
 
     objects = PhotoQuerySet.as_manager()
 
@@ -199,7 +209,7 @@ class Photo(models.Model):
             raise
         with transaction.atomic():
             photo.save()
-            enqueue.colouring(photo)
+            fair_queue.admit(photo)
         return photo
 
     # Set (by gallery.enqueue) on an instance whose colouring could not be queued (Redis down): it is
@@ -286,11 +296,20 @@ class Photo(models.Model):
 
         The UPDATE is conditional on the photo still running: if its owner deleted it (or a
         reclaim took it over) while we were colouring, the row is gone or not ours, and the files
-        we just wrote are removed instead of being left behind.
+        we just wrote are removed instead of being left behind.  The result's bytes are reserved in
+        the owner's quota first (only what it adds to the result it replaces); a result that does
+        not fit is removed and the photo fails with a reason that says so.
         """
         old = [getattr(self, field).name for field in names]
+        result_bytes = quota.stored_size(names.values())
+        extra = result_bytes - self.result_bytes  # a re-colour replaces the old result
+        if not quota.reserve(self.owner_id, extra):
+            delete_files(names.values())
+            self.fail(quota.RESULT_OVER_QUOTA)
+            return
         values = dict(
             names,
+            result_bytes=result_bytes,
             rmse_ab=scores.get("rmse_ab"),
             psnr=scores.get("psnr"),
             colourfulness=scores.get("colourfulness"),
@@ -303,6 +322,7 @@ class Photo(models.Model):
         )
         updated = Photo.objects.filter(pk=self.pk, status=self.RUNNING, started=self.started).update(**values)
         if not updated:
+            quota.release(self.owner_id, extra)
             delete_files(names.values())
             return
         delete_files(name for name in old if name and name not in names.values())
@@ -334,7 +354,7 @@ class Photo(models.Model):
             )
             if updated:
                 self.status, self.working_size = self.QUEUED, working_size
-                enqueue.colouring(self)
+                fair_queue.admit(self)
         return bool(updated)
 
     def set_public(self, is_public: bool) -> None:
@@ -351,6 +371,7 @@ class Photo(models.Model):
         with transaction.atomic():
             self.delete()
             transaction.on_commit(lambda: delete_files(names))
+            transaction.on_commit(lambda: fair_queue.release(self.owner_id))  # room for the owner's next photo
 
     # -- reading ------------------------------------------------------------------------------------------
 
