@@ -10,6 +10,7 @@ row to admit one person's photos to the workers one request at a time.
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
 
 
@@ -30,5 +31,12 @@ class Usage(models.Model):
 
     @classmethod
     def ensure(cls, user_id) -> None:
-        """Make sure the person's row exists (a person who has never uploaded has none yet)."""
-        cls.objects.get_or_create(user_id=user_id)
+        """Make sure the person's row exists (a person who has never uploaded has none yet).
+
+        Not for an account deleted meanwhile (a worker finishing a photo of a deleted account):
+        then there is no row, and the conditional UPDATEs on it change nothing.
+        """
+        if cls.objects.filter(user_id=user_id).exists():
+            return
+        if get_user_model().objects.filter(pk=user_id).exists():
+            cls.objects.get_or_create(user_id=user_id)
