@@ -1,4 +1,4 @@
-"""The work budget (gallery.work_budget): every job charged megapixels × working-size factor, uploads and re-colours alike."""
+"""The work budget (gallery.work_budget): each job charged megapixels × working-size factor, uploads and re-colours."""
 
 import io
 import struct
