@@ -33,7 +33,10 @@ Environment variables (defaults in brackets):
   COLORSITE_TRAINING_STALE_AFTER [3600] seconds without news after which a run counts as abandoned
   COLORSITE_TRAINING_CACHE_DIR [<BASE_DIR>/.cache/ml] decoded-dataset cache for training runs ("" = none)
   COLORSITE_UPLOADS_PER_HOUR [300] photos one person may upload in any hour (0: no limit)
-  COLORSITE_QUOTA_BYTES      [2147483648 = 2 GiB] bytes of uploads one person may keep (0: no limit)
+  COLORSITE_QUOTA_BYTES      [2147483648 = 2 GiB] bytes of uploads and results one person may keep (0: no limit)
+  COLORSITE_WORK_PER_HOUR    [1000] units of colouring work one person may ask for in an hour, uploads and
+                             re-colours alike; a unit is a megapixel at working size 256 (0: no limit)
+  COLORSITE_IN_FLIGHT_PER_PERSON [4] photos of one person sent to the workers at once; the rest wait (0: no cap)
   COLORSITE_SWEEP_INTERVAL   [60] seconds between sweeps that re-send photos whose task was lost
   COLORSITE_AUTO_RETRIES     [5] times the sweep queues again a photo that failed for a transient reason (0: never)
   COLORSITE_AUTO_RETRY_DELAY [120] seconds before the first of those retries; each wait doubles the last
@@ -216,9 +219,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger files spill to a tempora
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
 COLORSITE_PAGE_SIZE = env_int("COLORSITE_PAGE_SIZE", 24, minimum=1)
 COLORSITE_OPEN_SIGNUP = env_bool("COLORSITE_OPEN_SIGNUP", True)
-# Per person (gallery.limits): uploads in any rolling hour, and the bytes of the uploads they keep.
+# Per person (gallery.limits): uploads in any rolling hour, and the bytes they keep (gallery.quota).
 COLORSITE_UPLOADS_PER_HOUR = env_int("COLORSITE_UPLOADS_PER_HOUR", 300, minimum=0)
 COLORSITE_QUOTA_BYTES = env_int("COLORSITE_QUOTA_BYTES", 2 * 1024**3, minimum=0)
+# Colouring work per person and hour (gallery.work_budget): megapixels x working-size factor per job.
+COLORSITE_WORK_PER_HOUR = env_int("COLORSITE_WORK_PER_HOUR", 1000, minimum=0)
+# Photos of one person in the broker or running at once (gallery.fair_queue); the others wait their turn.
+COLORSITE_IN_FLIGHT_PER_PERSON = env_int("COLORSITE_IN_FLIGHT_PER_PERSON", 4, minimum=0)
 
 # --- the colouring model ----------------------------------------------------------------------------
 COLORSITE_MODEL_DIR = Path(env_str("COLORSITE_MODEL_DIR", str(BASE_DIR / "models" / "default")))

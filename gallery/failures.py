@@ -61,6 +61,10 @@ WORKER_LOST = Failure(
     "worker-lost",
     "the worker colouring this photo stopped unexpectedly several times; it may be too large for the workers' memory",
 )
+RESULT_OVER_QUOTA = Failure(
+    "over-quota",
+    "the coloured photo would take you over your storage quota; delete some photos to make room, then re-colour it",
+)
 UNEXPECTED = Failure(
     "unexpected",
     "colouring failed unexpectedly; the site's staff can see why. Re-colour it to try again",
@@ -76,6 +80,7 @@ PHOTO_FAILURES = {
         ORIGINAL_UNREADABLE,
         TIMED_OUT,
         WORKER_LOST,
+        RESULT_OVER_QUOTA,
         UNEXPECTED,
     )
 }

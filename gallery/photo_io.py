@@ -53,13 +53,13 @@ def store_uploads(request) -> tuple[list[Photo], list[tuple[str, str]], Allowanc
     photos, rejected = [], []
     allowance = Allowance(request.user)
     for upload in request.FILES.getlist("file"):
-        refusal = allowance.refusal(upload.size)
+        refusal = allowance.refusal(upload)
         if refusal:
             rejected.append((upload.name, refusal))
             continue
         form = PhotoFileForm(files=MultiValueDict({"file": [upload]}))
         if not form.is_valid():
-            allowance.give_back(upload.size)
+            allowance.give_back()
             rejected.append((upload.name, form.error_message()))
             continue
         try:
@@ -68,7 +68,7 @@ def store_uploads(request) -> tuple[list[Photo], list[tuple[str, str]], Allowanc
             )
         except OSError:
             log.exception("storing an upload of %s failed", request.user)
-            allowance.give_back(upload.size)
+            allowance.give_back()
             rejected.append((upload.name, STORAGE_FAILED))
     return photos, rejected, allowance
 

@@ -12,6 +12,7 @@
 | storage fails while a result is written | tasks.colorize_photo (OSError) | what the run wrote is removed, the photo given back and retried with backoff; failed after the last retry | test_reliability_recovery::test_storage_failing_on_the_last_try_ends_failed_without_files; test_reliability_faults::test_storage_failing_mid_write_shows_no_half_file_and_retries (real) |
 | a photo failed for a transient reason (storage, model file, broker) | the periodic sweep: failed photos whose ``retry_after`` has come | ``retry_transient_failures``: queued again, after waits that double, at most COLORSITE_AUTO_RETRIES times (gallery.auto_retry); an undecodable photo is never retried | test_reliability_recovery::test_photos_failed_by_a_storage_fault_are_retried_by_the_sweep_once_it_is_back, ::test_automatic_retries_are_bounded_and_each_waits_longer, ::test_an_undecodable_photo_stays_failed |
 | the process training a version dies | the training worker's main process (tasks.fail_run_of_lost_process) | training_runs.fail_lost: the run ends failed, its folder removed | test_staff_versions::test_a_run_whose_process_died_is_marked_failed_at_once; test_reliability_training::test_a_crashed_training_run_fails_alone_and_the_worker_keeps_serving (real) |
+| a photo held back for fairness whose owner's photos ended without the worker releasing it (deleted, failed by a recovery path, a crash) | the sweep | ``fair_queue.release_all``: the oldest waiting photos of everybody with room are sent | test_fair_use_queue::test_the_sweep_releases_what_a_deletion_left_waiting |
 | the whole training worker dies | a starting worker (``on_worker_start``) | training_runs.fail_abandoned: runs without a heartbeat for COLORSITE_TRAINING_STALE_AFTER end failed | test_staff_versions::test_a_run_whose_worker_died_is_marked_failed |
 
 **Lost** has one definition, ``gallery.enqueue.lost_after()``: the hard time limit plus a margin.
@@ -32,7 +33,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from . import broker, enqueue, failures, training_runs
+from . import broker, enqueue, failures, fair_queue, training_runs
 from .models import Photo
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ def sweep() -> None:
     abandoned = requeue_abandoned()
     resent = resend_lost()
     retried = retry_transient_failures()
+    # Photos held back for fairness whose owner has room again (an end the worker did not report), and
+    # automatic retries that fair_queue.admit held back just now because their owner was at the cap.
+    fair_queue.release_all()
     if abandoned or resent or retried:
         log.warning(
             "sweep: requeued %d photo(s) left running by a dead worker, re-sent %d queued photo(s) "

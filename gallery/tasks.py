@@ -27,7 +27,7 @@ from celery.signals import task_failure, worker_ready
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
-from . import broker, failures, health, recovery, training_runs
+from . import broker, failures, fair_queue, health, recovery, training_runs
 from .enqueue import lost_after
 from .models import ModelVersion, Photo
 
@@ -100,6 +100,9 @@ def colorize_photo(self, photo_id: str) -> None:
             photo.fail(failures.BROKER_LOST)  # Redis went away under the task: transient, the sweep retries it
         else:
             photo.fail(failures.UNEXPECTED)
+    finally:
+        # The photo has left the owner's photos in flight (unless it is being retried): send their next.
+        fair_queue.release(photo.owner_id)
 
 
 def active_model() -> tuple[ModelVersion | None, Path]:

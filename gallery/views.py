@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ml.inference import DEFAULT_WORKING_SIZE
 
+from . import work_budget
 from .forms import RecolourForm, SignupForm, VisibilityForm
 from .limits import Allowance
 from .models import WORKING_SIZE_CHOICES, ApiToken, Photo
@@ -129,9 +130,15 @@ def photo_recolour(request, photo_id):
     form = RecolourForm(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(str(error) for error in form.errors["working_size"]))
-    elif photo.recolour(form.cleaned_data["working_size"]):
+        return redirect(photo)
+    working_size = form.cleaned_data["working_size"]
+    refused = work_budget.charge_recolour(photo, working_size)
+    if refused:
+        messages.error(request, f"Not re-coloured: {refused.message}.")
+    elif photo.recolour(working_size):
         messages.success(request, f"Re-colouring at working size {photo.working_size}.")
     else:
+        work_budget.give_back(photo.owner_id, work_budget.cost(photo.width * photo.height, working_size))
         messages.error(request, "This photo is still being coloured; try again when it is done.")
     return redirect(photo)
 

@@ -20,7 +20,7 @@ from django.utils.html import escape
 from kombu.exceptions import OperationalError
 from PIL import Image
 
-from gallery import failures, recovery, tasks
+from gallery import failures, quota, recovery, tasks
 from gallery.models import Photo
 from gallery.recovery import LOST_WORKER_LIMIT
 from gallery.storage import AtomicFileSystemStorage
@@ -125,6 +125,11 @@ def fail_by_losing_redis(photo, monkeypatch, media_root):
     colorize_photo(str(photo.pk))
 
 
+def fail_over_the_quota(photo, monkeypatch, media_root):
+    monkeypatch.setattr(quota, "reserve", lambda user_id, size: False)  # the result does not fit
+    colorize_photo(str(photo.pk))
+
+
 def fail_reading_a_damaged_original(photo, monkeypatch, media_root):
     Path(media_root, photo.original.name).write_bytes(b"\x89PNG\r\n\x1a\n then nothing a decoder wants")
     colorize_photo(str(photo.pk))
@@ -152,6 +157,7 @@ FAILURE_PATHS = {
     fail_reading_a_damaged_original: failures.ORIGINAL_UNREADABLE,
     fail_reading_a_missing_original: failures.ORIGINAL_MISSING,
     fail_by_killing_its_worker: failures.WORKER_LOST,
+    fail_over_the_quota: failures.RESULT_OVER_QUOTA,
 }
 
 

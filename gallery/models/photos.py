@@ -1,10 +1,11 @@
 """Photos: what a person uploaded, where its files are, and how far its colouring has come.
 
-A photo's state lives in its row (queued -> running -> done | failed); the web
+A photo's state lives in its row ([waiting ->] queued -> running -> done | failed); the web
 pages and the API read the row, the worker moves it along with conditional
 UPDATEs so two workers can never colour one photo at the same time.  What happens
 to a photo a fault left behind is in gallery.recovery; messages go out through
-gallery.enqueue.
+gallery.enqueue, new work is admitted to the workers by gallery.fair_queue (a photo waits while
+its owner has enough in flight), and the bytes it keeps count in gallery.quota.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ml.images import InvalidImage, open_image
 # The engine's default render size; ml.inference imports Keras only when a Colorizer is built.
 from ml.inference import DEFAULT_WORKING_SIZE
 
-from .. import auto_retry, enqueue, failures, imaging
+from .. import auto_retry, enqueue, failures, fair_queue, imaging, quota
 from ..failures import Failure
 from ..storage import delete_files
 
@@ -97,11 +98,18 @@ class PhotoQuerySet(models.QuerySet):
 
 
 class Photo(models.Model):
+    WAITING = "waiting"  # held back while its owner has enough photos in flight (gallery.fair_queue)
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
-    STATUS_CHOICES = [(QUEUED, "queued"), (RUNNING, "colouring"), (DONE, "done"), (FAILED, "failed")]
+    STATUS_CHOICES = [
+        (WAITING, "waiting for your earlier photos"),
+        (QUEUED, "queued"),
+        (RUNNING, "colouring"),
+        (DONE, "done"),
+        (FAILED, "failed"),
+    ]
     FINAL = (DONE, FAILED)
 
     # Files a page may ask for by name (gallery.views.photo_file) -> the field that holds each.
@@ -134,6 +142,7 @@ class Photo(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     upload_bytes = models.PositiveBigIntegerField()
+    result_bytes = models.PositiveBigIntegerField(default=0, help_text="bytes of the result and its renditions")
     source_format = models.CharField(max_length=10, blank=True)
     has_colour = models.BooleanField(default=False, help_text="the upload was already in colour")
     working_size = models.PositiveSmallIntegerField(default=DEFAULT_WORKING_SIZE)
@@ -167,6 +176,7 @@ class Photo(models.Model):
     created = models.DateTimeField(default=timezone.now)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True, help_text="when it was held back (gallery.fair_queue)")
 
     objects = PhotoQuerySet.as_manager()
 
@@ -217,7 +227,7 @@ class Photo(models.Model):
             raise
         with transaction.atomic():
             photo.save()
-            enqueue.colouring(photo)
+            fair_queue.admit(photo)
         return photo
 
     # Set (by gallery.enqueue) on an instance whose colouring could not be queued (Redis down): it is
@@ -310,11 +320,20 @@ class Photo(models.Model):
 
         The UPDATE is conditional on the photo still running: if its owner deleted it (or a
         reclaim took it over) while we were colouring, the row is gone or not ours, and the files
-        we just wrote are removed instead of being left behind.
+        we just wrote are removed instead of being left behind.  The result's bytes are reserved in
+        the owner's quota first (only what it adds to the result it replaces); a result that does
+        not fit is removed and the photo fails with a reason that says so.
         """
         old = [getattr(self, field).name for field in names]
+        result_bytes = quota.stored_size(names.values())
+        extra = result_bytes - self.result_bytes  # a re-colour replaces the old result
+        if not quota.reserve(self.owner_id, extra):
+            delete_files(names.values())
+            self.fail(failures.RESULT_OVER_QUOTA)
+            return
         values = dict(
             names,
+            result_bytes=result_bytes,
             rmse_ab=scores.get("rmse_ab"),
             psnr=scores.get("psnr"),
             colourfulness=scores.get("colourfulness"),
@@ -331,6 +350,7 @@ class Photo(models.Model):
         )
         updated = Photo.objects.filter(pk=self.pk, status=self.RUNNING, started=self.started).update(**values)
         if not updated:
+            quota.release(self.owner_id, extra)
             delete_files(names.values())
             return
         delete_files(name for name in old if name and name not in names.values())
@@ -365,6 +385,10 @@ class Photo(models.Model):
 
         The conditional UPDATE lets one of several sweeps running at once take it, and a second
         sweep finds nothing to do.  The count goes up here, so the next failure waits longer.
+        The retry is new work like any other: gallery.fair_queue admits it, so an owner at their cap
+        of photos in flight gets it held as WAITING rather than sent past the cap.  It is not charged
+        to the work budget again: the job was charged when it was asked for, and the site's fault
+        made it fail.
         """
         with transaction.atomic():
             updated = cls.objects.filter(pk=pk, status=cls.FAILED, retry_after__lte=now).update(
@@ -378,7 +402,7 @@ class Photo(models.Model):
                 finished=None,
             )
             if updated:
-                enqueue.colouring(cls(pk=pk))
+                fair_queue.admit(cls.objects.only("pk", "owner_id", "status").get(pk=pk))
         return bool(updated)
 
     def release(self) -> None:
@@ -407,7 +431,7 @@ class Photo(models.Model):
             )
             if updated:
                 self.status, self.working_size = self.QUEUED, working_size
-                enqueue.colouring(self)
+                fair_queue.admit(self)
         return bool(updated)
 
     def set_public(self, is_public: bool) -> None:
@@ -424,6 +448,7 @@ class Photo(models.Model):
         with transaction.atomic():
             self.delete()
             transaction.on_commit(lambda: delete_files(names))
+            transaction.on_commit(lambda: fair_queue.release(self.owner_id))  # room for the owner's next photo
 
     # -- reading ------------------------------------------------------------------------------------------
 
