@@ -33,7 +33,7 @@ from ml.images import InvalidImage, open_image
 from ml.inference import DEFAULT_WORKING_SIZE
 
 from .. import enqueue, imaging
-from ..storage import delete_files
+from ..storage import delete_files, delete_folder
 
 if TYPE_CHECKING:
     from .versions import ModelVersion
@@ -346,11 +346,18 @@ class Photo(models.Model):
 
         Files go last so a failed transaction never leaves a row pointing at missing files; a
         worker still colouring it notices the row is gone and removes what it wrote (_finish).
+        Whatever else is left in the photo's folder (a killed run's stray files) goes with it.
         """
         names = [getattr(self, field).name for field in self.FILE_KINDS.values()]
+        folder = f"photos/{self.pk}"
+
+        def remove_files() -> None:
+            delete_files(names)
+            delete_folder(folder)
+
         with transaction.atomic():
             self.delete()
-            transaction.on_commit(lambda: delete_files(names))
+            transaction.on_commit(remove_files)
 
     # -- reading ------------------------------------------------------------------------------------------
 
