@@ -6,7 +6,8 @@ typo in the environment stops the process at start-up instead of later.
 
 Environment variables (defaults in brackets):
 
-  DEBUG                      [off]  development mode; also allows the built-in SECRET_KEY
+  DEBUG                      [off; manage.py without a SECRET_KEY and make run turn it on] development
+                             mode; also allows the built-in SECRET_KEY
   SECRET_KEY                 required unless DEBUG
   ALLOWED_HOSTS              [localhost,127.0.0.1,[::1] in DEBUG, else none] comma-separated
   CSRF_TRUSTED_ORIGINS       [none] comma-separated, e.g. https://colour.example.org
@@ -47,6 +48,13 @@ Environment variables (defaults in brackets):
   SECURE_HSTS_PRELOAD        [off] ask to be on the browsers' preload list (hard to undo)
   BEHIND_TLS_PROXY           [off] trust X-Forwarded-Proto from the proxy in front
   CONN_MAX_AGE               [0] seconds a database connection is kept
+  EMAIL_HOST                 [unset: password-reset mails are printed on the console in DEBUG, sent
+                             through localhost:25 otherwise] the SMTP server for password-reset mails
+  EMAIL_PORT                 [25] its port
+  EMAIL_HOST_USER            [none] its user name
+  EMAIL_HOST_PASSWORD        [none] its password
+  EMAIL_USE_TLS              [off] STARTTLS (port 587 usually)
+  DEFAULT_FROM_EMAIL         [colorsite <webmaster@localhost>] the sender of the site's mails
 """
 
 from __future__ import annotations
@@ -181,6 +189,24 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery-upload"
 LOGOUT_REDIRECT_URL = "gallery-public"
+
+# --- e-mail: password-reset links ---------------------------------------------------------------------
+# Development (DEBUG, no EMAIL_HOST) prints each mail, reset link included, in the terminal that runs
+# `make run`; anywhere else mails go out by SMTP.  A mail that cannot be sent is logged by Django's
+# reset form, and the person sees the same page either way (nobody learns which addresses exist).
+_email_host = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG and not _email_host
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = _email_host or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10  # seconds: an SMTP server that does not answer must not hold a web request for ever
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "colorsite <webmaster@localhost>")
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"

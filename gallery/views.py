@@ -4,45 +4,23 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ml.inference import DEFAULT_WORKING_SIZE
 
 from . import work_budget
-from .forms import RecolourForm, SignupForm, VisibilityForm
+from .forms import RecolourForm, VisibilityForm
 from .limits import Allowance
-from .models import WORKING_SIZE_CHOICES, ApiToken, Photo
+from .models import WORKING_SIZE_CHOICES, Photo
 from .photo_io import NO_FILES, WAITING_FOR_QUEUE, own_photo, serve_file, store_uploads, visible_photo
 from .query_forms import FileQuery, PageQuery
 
 
 def index(request):
     return redirect("gallery-upload" if request.user.is_authenticated else "gallery-public")
-
-
-@require_http_methods(["GET", "POST"])
-def signup(request):
-    if not settings.COLORSITE_OPEN_SIGNUP:
-        raise Http404("sign-up is closed on this site")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        login(request, form.save())
-        return redirect("gallery-upload")
-    return render(request, "registration/signup.html", {"form": form})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def api_token(request):
-    """Issue a token for the JSON API; it is shown once, and a new one revokes the old."""
-    token = ApiToken.issue(request.user) if request.method == "POST" else None
-    has_token = token is not None or ApiToken.objects.filter(user=request.user).exists()
-    return render(request, "gallery/api_token.html", {"token": token, "has_token": has_token})
 
 
 @login_required

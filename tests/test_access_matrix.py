@@ -26,7 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from PIL import Image
 
-from gallery.models import Photo
+from gallery.models import ApiToken, Photo
 from gallery.tasks import colorize_photo
 from tests.site_fixtures import encode_image, make_photo, upload_file
 
@@ -137,7 +137,23 @@ MATRIX: dict[str, list[Case]] = {
         Case("POST", OWNER_ONLY, kwargs=photo, data=lambda w: {"is_public": "on"}),
         Case("GET", each(LOGIN, 405), kwargs=photo),
     ],
-    "gallery-api-token": [Case("GET", PAGE), Case("POST", PAGE), Case("DELETE", each(LOGIN, 405))],
+    # -- the account pages (gallery/account_views.py) --------------------------------------------------------
+    "account": [
+        Case("GET", PAGE),
+        Case("POST", each(LOGIN, To("account")), data=lambda w: {"email": "someone@example.org"}),
+        Case("PUT", each(LOGIN, 405)),
+    ],
+    # A wrong password deletes nothing and shows the form again.
+    "account-delete": [Case("GET", PAGE), Case("POST", PAGE, data=lambda w: {"password": "wrong"})],
+    "gallery-api-token": [
+        Case("GET", PAGE),
+        Case("POST", each(LOGIN, To("gallery-api-token")), data=lambda w: {"name": "script"}),
+        Case("DELETE", each(LOGIN, 405)),
+    ],
+    "gallery-api-token-revoke": [
+        Case("POST", OWNER_ONLY, kwargs=lambda w: {"token_id": w.token.pk}),
+        Case("GET", each(LOGIN, 405), kwargs=lambda w: {"token_id": w.token.pk}),
+    ],
     # -- the JSON API (gallery/api.py): 401 instead of a login page ----------------------------------------------
     "api-photos": [Case("GET", each(401, 200)), Case("POST", each(401, 201), data=png), Case("PUT", each(401, 405))],
     "api-status": [Case("GET", each(200, 200), query="?ids={private},{public}"), Case("POST", each(405, 405))],
@@ -292,6 +308,7 @@ class World:
     public: Photo
     version: object
     group: Group
+    token: ApiToken  # the owner's
     files: dict[str, bytes] = field(default_factory=dict)  # the private photo's stored files
 
 
@@ -318,7 +335,9 @@ def world(users, fake_colorizer, make_version) -> World:
         for field_name in Photo.FILE_KINDS.values()
         if getattr(private, field_name)
     }
-    return World(users.owner, private, public, version, Group.objects.create(name="editors"), files)
+    ApiToken.issue(users.owner, "owner's script")
+    token = ApiToken.objects.get(user=users.owner)
+    return World(users.owner, private, public, version, Group.objects.create(name="editors"), token, files)
 
 
 def client_for(role: str, users) -> Client:

@@ -36,7 +36,7 @@ from ml.inference import DEFAULT_WORKING_SIZE
 
 from .. import auto_retry, enqueue, failures, fair_queue, imaging, quota
 from ..failures import Failure
-from ..storage import delete_files
+from ..storage import delete_files, delete_folder
 
 log = logging.getLogger(__name__)
 
@@ -443,11 +443,18 @@ class Photo(models.Model):
 
         Files go last so a failed transaction never leaves a row pointing at missing files; a
         worker still colouring it notices the row is gone and removes what it wrote (_finish).
+        Whatever else is left in the photo's folder (a killed run's stray files) goes with it.
         """
         names = [getattr(self, field).name for field in self.FILE_KINDS.values()]
+        folder = f"photos/{self.pk}"
+
+        def remove_files() -> None:
+            delete_files(names)
+            delete_folder(folder)
+
         with transaction.atomic():
             self.delete()
-            transaction.on_commit(lambda: delete_files(names))
+            transaction.on_commit(remove_files)
             transaction.on_commit(lambda: fair_queue.release(self.owner_id))  # room for the owner's next photo
 
     # -- reading ------------------------------------------------------------------------------------------
