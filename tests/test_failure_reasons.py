@@ -83,46 +83,39 @@ def fail_storing(photo, monkeypatch, media_root):
     colorize_photo.apply(args=[str(photo.pk)], retries=colorize_photo.max_retries)
 
 
+def colour_while_loading_the_model_raises(exc: Exception, photo, monkeypatch) -> None:
+    def raise_it(model_dir):
+        raise exc
+
+    monkeypatch.setattr(tasks, "get_colorizer", raise_it)
+    colorize_photo(str(photo.pk))
+
+
 def fail_loading_the_model(photo, monkeypatch, media_root):
     from ml.inference import ModelNotAvailable
 
-    def cannot_load(model_dir):
-        raise ModelNotAvailable(f"{media_root}/models/v3/model.keras is not a zip file")
-
-    monkeypatch.setattr(tasks, "get_colorizer", cannot_load)
-    colorize_photo(str(photo.pk))
+    error = ModelNotAvailable(f"{media_root}/models/v3/model.keras is not a zip file")
+    colour_while_loading_the_model_raises(error, photo, monkeypatch)
 
 
 def fail_in_time(photo, monkeypatch, media_root):
-    def too_slow(model_dir):
-        raise SoftTimeLimitExceeded()
-
-    monkeypatch.setattr(tasks, "get_colorizer", too_slow)
-    colorize_photo(str(photo.pk))
+    colour_while_loading_the_model_raises(SoftTimeLimitExceeded(), photo, monkeypatch)
 
 
 def fail_unexpectedly(photo, monkeypatch, media_root):
-    def broken(model_dir):
-        raise ValueError(f"operands could not be broadcast together, see {media_root}/x.npy")
+    error = ValueError(f"operands could not be broadcast together, see {media_root}/x.npy")
+    colour_while_loading_the_model_raises(error, photo, monkeypatch)
 
-    monkeypatch.setattr(tasks, "get_colorizer", broken)
-    colorize_photo(str(photo.pk))
+
+REFUSED = "Error 111 connecting to 127.0.0.1:6379. Connection refused."
 
 
 def fail_by_losing_the_broker(photo, monkeypatch, media_root):
-    def broker_gone(model_dir):
-        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-
-    monkeypatch.setattr(tasks, "get_colorizer", broker_gone)
-    colorize_photo(str(photo.pk))
+    colour_while_loading_the_model_raises(OperationalError(REFUSED), photo, monkeypatch)  # kombu's
 
 
 def fail_by_losing_redis(photo, monkeypatch, media_root):
-    def redis_gone(model_dir):
-        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-
-    monkeypatch.setattr(tasks, "get_colorizer", redis_gone)
-    colorize_photo(str(photo.pk))
+    colour_while_loading_the_model_raises(redis.ConnectionError(REFUSED), photo, monkeypatch)  # redis-py's
 
 
 def fail_over_the_quota(photo, monkeypatch, media_root):
