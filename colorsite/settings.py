@@ -6,7 +6,8 @@ typo in the environment stops the process at start-up instead of later.
 
 Environment variables (defaults in brackets):
 
-  DEBUG                      [off]  development mode; also allows the built-in SECRET_KEY
+  DEBUG                      [off; manage.py without a SECRET_KEY and make run turn it on] development
+                             mode; also allows the built-in SECRET_KEY
   SECRET_KEY                 required unless DEBUG
   ALLOWED_HOSTS              [localhost,127.0.0.1,[::1] in DEBUG, else none] comma-separated
   CSRF_TRUSTED_ORIGINS       [none] comma-separated, e.g. https://colour.example.org
@@ -33,14 +34,27 @@ Environment variables (defaults in brackets):
   COLORSITE_TRAINING_STALE_AFTER [3600] seconds without news after which a run counts as abandoned
   COLORSITE_TRAINING_CACHE_DIR [<BASE_DIR>/.cache/ml] decoded-dataset cache for training runs ("" = none)
   COLORSITE_UPLOADS_PER_HOUR [300] photos one person may upload in any hour (0: no limit)
-  COLORSITE_QUOTA_BYTES      [2147483648 = 2 GiB] bytes of uploads one person may keep (0: no limit)
+  COLORSITE_QUOTA_BYTES      [2147483648 = 2 GiB] bytes of uploads and results one person may keep (0: no limit)
+  COLORSITE_WORK_PER_HOUR    [1000] units of colouring work one person may ask for in an hour, uploads and
+                             re-colours alike; a unit is a megapixel at working size 256 (0: no limit)
+  COLORSITE_IN_FLIGHT_PER_PERSON [4] photos of one person sent to the workers at once; the rest wait (0: no cap)
   COLORSITE_SWEEP_INTERVAL   [60] seconds between sweeps that re-send photos whose task was lost
+  COLORSITE_AUTO_RETRIES     [5] times the sweep queues again a photo that failed for a transient reason (0: never)
+  COLORSITE_AUTO_RETRY_DELAY [120] seconds before the first of those retries; each wait doubles the last
+  COLORSITE_BEAT_SCHEDULE    [<BASE_DIR>/var/celerybeat-schedule] the file where `celery beat` keeps its schedule
   SECURE_COOKIES             [on unless DEBUG] session and CSRF cookies only over HTTPS
   SECURE_SSL_REDIRECT        [as SECURE_COOKIES] redirect plain-HTTP requests to HTTPS
   SECURE_HSTS_SECONDS        [31536000 when redirecting, else 0] how long browsers keep to HTTPS
   SECURE_HSTS_PRELOAD        [off] ask to be on the browsers' preload list (hard to undo)
   BEHIND_TLS_PROXY           [off] trust X-Forwarded-Proto from the proxy in front
   CONN_MAX_AGE               [0] seconds a database connection is kept
+  EMAIL_HOST                 [unset: password-reset mails are printed on the console in DEBUG, sent
+                             through localhost:25 otherwise] the SMTP server for password-reset mails
+  EMAIL_PORT                 [25] its port
+  EMAIL_HOST_USER            [none] its user name
+  EMAIL_HOST_PASSWORD        [none] its password
+  EMAIL_USE_TLS              [off] STARTTLS (port 587 usually)
+  DEFAULT_FROM_EMAIL         [colorsite <webmaster@localhost>] the sender of the site's mails
 """
 
 from __future__ import annotations
@@ -121,6 +135,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "gallery.api_errors.ApiErrorMiddleware",  # every answer under /api/ is JSON (before CSRF: it rewrites its 403)
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "gallery.middleware.ApiTokenMiddleware",
@@ -175,6 +190,24 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery-upload"
 LOGOUT_REDIRECT_URL = "gallery-public"
 
+# --- e-mail: password-reset links ---------------------------------------------------------------------
+# Development (DEBUG, no EMAIL_HOST) prints each mail, reset link included, in the terminal that runs
+# `make run`; anywhere else mails go out by SMTP.  A mail that cannot be sent is logged by Django's
+# reset form, and the person sees the same page either way (nobody learns which addresses exist).
+_email_host = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG and not _email_host
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = _email_host or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10  # seconds: an SMTP server that does not answer must not hold a web request for ever
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "colorsite <webmaster@localhost>")
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -212,9 +245,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger files spill to a tempora
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
 COLORSITE_PAGE_SIZE = env_int("COLORSITE_PAGE_SIZE", 24, minimum=1)
 COLORSITE_OPEN_SIGNUP = env_bool("COLORSITE_OPEN_SIGNUP", True)
-# Per person (gallery.limits): uploads in any rolling hour, and the bytes of the uploads they keep.
+# Per person (gallery.limits): uploads in any rolling hour, and the bytes they keep (gallery.quota).
 COLORSITE_UPLOADS_PER_HOUR = env_int("COLORSITE_UPLOADS_PER_HOUR", 300, minimum=0)
 COLORSITE_QUOTA_BYTES = env_int("COLORSITE_QUOTA_BYTES", 2 * 1024**3, minimum=0)
+# Colouring work per person and hour (gallery.work_budget): megapixels x working-size factor per job.
+COLORSITE_WORK_PER_HOUR = env_int("COLORSITE_WORK_PER_HOUR", 1000, minimum=0)
+# Photos of one person in the broker or running at once (gallery.fair_queue); the others wait their turn.
+COLORSITE_IN_FLIGHT_PER_PERSON = env_int("COLORSITE_IN_FLIGHT_PER_PERSON", 4, minimum=0)
 
 # --- the colouring model ----------------------------------------------------------------------------
 COLORSITE_MODEL_DIR = Path(env_str("COLORSITE_MODEL_DIR", str(BASE_DIR / "models" / "default")))
@@ -247,8 +284,8 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("COLORSITE_QUEUE", "colorsite")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The sweep (gallery.tasks.sweep) re-sends queued photos whose message was lost (Redis was down or
-# restarted empty) and takes back photos a dead worker left running.  Run by `celery beat` (or a
-# worker started with -B, as `make run` does); every worker also sweeps once when it starts.
+# restarted empty), takes back photos a dead worker left running, and retries transient failures.  Run by
+# `celery beat` (`make run` starts one; or a worker started with -B); every worker also sweeps once when it starts.
 COLORSITE_SWEEP_INTERVAL = env_int("COLORSITE_SWEEP_INTERVAL", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep": {
@@ -257,7 +294,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": COLORSITE_SWEEP_INTERVAL},
     }
 }  # none piles up in a backlog
-CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE_FILENAME = env_str("COLORSITE_BEAT_SCHEDULE", str(BASE_DIR / "var" / "celerybeat-schedule"))
+# A photo that failed for a reason outside itself (storage, the model file, the broker) is queued again by
+# the sweep after a wait that doubles each time, a bounded number of times (gallery.auto_retry).
+COLORSITE_AUTO_RETRIES = env_int("COLORSITE_AUTO_RETRIES", 5, minimum=0)
+COLORSITE_AUTO_RETRY_DELAY = env_int("COLORSITE_AUTO_RETRY_DELAY", 120, minimum=0)
 
 # --- model versions and training from the staff pages -------------------------------------------------
 COLORSITE_MODELS_ROOT = Path(env_str("COLORSITE_MODELS_ROOT", str(BASE_DIR / "var" / "models")))

@@ -3,12 +3,13 @@
 Authentication: a token from /account/api-token/ sent as ``Authorization: Bearer
 <token>`` (gallery.middleware), or the site's session (then POSTs need the
 csrftoken cookie's value in an X-CSRFToken header).  Errors are JSON with an
-"error" key and a matching HTTP status; somebody else's private photo is 404.
+"error" key and a matching HTTP status; somebody else's private photo is 404.  Error answers
+that do not come from these views (Django's 404 and 405, the CSRF check, a body too large to
+parse, a 500) are put in the same shape by gallery.api_errors.
 """
 
 from __future__ import annotations
 
-import uuid
 from functools import wraps
 
 from django.conf import settings
@@ -17,9 +18,8 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .models import Photo
-from .photo_io import WAITING_FOR_QUEUE, serve_file, store_uploads, visible_photo
-
-MAX_STATUS_IDS = 100
+from .photo_io import NO_FILES, WAITING_FOR_QUEUE, serve_file, store_uploads, visible_photo
+from .query_forms import PageQuery, StatusQuery
 
 
 def api_login_required(view):
@@ -47,7 +47,7 @@ def photos(request):
             "rejected": [{"name": name, "error": message} for name, message in rejected],
         }
         if not accepted and not rejected:
-            body["error"] = 'send one or more files in the multipart field "file"'
+            body["error"] = f'{NO_FILES}; send them in the multipart field "file"'
         if any(p.waiting_for_queue for p in accepted):
             body["notice"] = WAITING_FOR_QUEUE
         if accepted:
@@ -58,7 +58,7 @@ def photos(request):
             return response
         return JsonResponse(body, status=400)
     paginator = Paginator(Photo.objects.filter(owner=request.user), settings.COLORSITE_PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
+    page = paginator.get_page(PageQuery.values(request)["page"])
     return JsonResponse(
         {
             "count": paginator.count,
@@ -78,15 +78,10 @@ def photo(request, photo_id):
 @require_GET
 def status(request):
     """Status of several photos at once (?ids=a,b,c): what the pages poll for live updates."""
-    ids = []
-    for value in request.GET.get("ids", "").split(","):
-        try:
-            ids.append(uuid.UUID(value.strip()))
-        except ValueError:
-            continue
-    if len(ids) > MAX_STATUS_IDS:
-        return JsonResponse({"error": f"ask for at most {MAX_STATUS_IDS} photos at once"}, status=400)
-    found = Photo.objects.visible_to(request.user).filter(pk__in=ids)
+    query = StatusQuery(request.GET)
+    if not query.is_valid():
+        return JsonResponse({"error": query.error_message()}, status=400)
+    found = Photo.objects.visible_to(request.user).filter(pk__in=query.cleaned_data["ids"])
     return JsonResponse({"photos": [p.to_dict() for p in found]})
 
 

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_delete
 
 
 class GalleryConfig(AppConfig):
@@ -7,7 +7,11 @@ class GalleryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from . import quota
+
         post_migrate.connect(register_default_model, sender=self)
+        # However a photo is deleted (its owner, the admin, with its account), its bytes leave the quota.
+        pre_delete.connect(quota.release_deleted_photo, sender=self.get_model("Photo"))
 
 
 def register_default_model(sender, apps=None, **kwargs):

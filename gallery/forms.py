@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import UserCreationForm
 
 from ml.images import InvalidImage
 from ml.inference import MAX_WORKING_SIZE, MIN_WORKING_SIZE
@@ -59,8 +58,3 @@ class RecolourForm(forms.Form):
 
 class VisibilityForm(forms.Form):
     is_public = forms.BooleanField(required=False)
-
-
-class SignupForm(UserCreationForm):
-    class Meta(UserCreationForm.Meta):
-        fields = ("username",)

@@ -9,7 +9,7 @@ A failure older than the model's files, with files that look whole again, is not
 file was restored.  Activating another version clears the alert at its first photo.
 
 The people whose photos failed are told only that colouring is not possible right now
-(MODEL_UNAVAILABLE): the staff get the details, the public no server paths.
+(gallery.failures.MODEL_UNAVAILABLE): the staff get the details, the public no server paths.
 """
 
 from __future__ import annotations
@@ -21,10 +21,6 @@ from pathlib import Path
 
 from . import broker
 
-MODEL_UNAVAILABLE = (
-    "colouring is not possible right now: the site's colouring model could not be loaded. "
-    "The site's staff can see why; re-colour this photo once it is fixed"
-)
 REPORT_SECONDS = 24 * 3600
 _checked: dict[tuple, str | None] = {}  # (path, mtime, size) -> what is wrong with model.keras
 _reported_ok: set[str] = set()  # model folders this process has reported loading

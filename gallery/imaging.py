@@ -8,6 +8,7 @@ ml.images.open_image; this module adds only Pillow's own verify() in front of it
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 
 import numpy as np
@@ -25,11 +26,16 @@ METRICS_SIZE = 512
 # photo stays near 1-2; even a faint sepia tone is above it).
 COLOUR_CHROMA = 6.0
 COLOUR_SHARE = 0.05
+# A prediction equal to the truth has an infinite PSNR (likelier the fewer pixels): stored and sent as JSON, capped.
+MAX_PSNR = 100.0
 # Lossy sources are stored as high-quality JPEG, lossless ones as PNG: re-encoding a JPEG as PNG
 # would triple its size and gain nothing, re-encoding a PNG as JPEG would lose detail.
 LOSSY_FORMATS = {"JPEG", "MPO", "WEBP"}
 JPEG_QUALITY = 95
 RENDITION_QUALITY = 85
+DAMAGED = "the image is damaged or truncated"
+
+log = logging.getLogger(__name__)
 
 
 def read_upload(fileobj, *, max_pixels: int) -> tuple[Image.Image, str]:
@@ -54,12 +60,20 @@ def read_upload(fileobj, *, max_pixels: int) -> tuple[Image.Image, str]:
             raise InvalidImage(f"the image has far more than {max_pixels / 1e6:.0f} megapixels, the limit") from None
         except UnidentifiedImageError:
             raise InvalidImage("the file is not an image we can read") from None
-        except Exception as exc:  # verify() raises many types for damaged files
-            raise InvalidImage(f"the image is damaged ({exc})") from None
+        except Exception as exc:  # verify() raises many types for damaged files; their text is not for people
+            log.info("an upload failed Pillow's verify(): %s: %s", type(exc).__name__, exc)
+            raise InvalidImage("the image is damaged") from None
     else:
         source_format = ""
     fileobj.seek(0)
-    image = open_image(fileobj, max_pixels=max_pixels)
+    try:
+        image = open_image(fileobj, max_pixels=max_pixels)
+    except InvalidImage as exc:
+        # ml.images adds the decoder's own words to this one; a person gets the sentence alone.
+        if not str(exc).startswith(DAMAGED):
+            raise
+        log.info("an upload failed to decode: %s", exc)
+        raise InvalidImage(DAMAGED) from None
     return image.convert("RGB"), source_format
 
 
@@ -110,17 +124,21 @@ def grey_version(rgb: np.ndarray) -> np.ndarray:
 
 
 def closeness(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> dict[str, float]:
-    """RMSE_ab, PSNR and colourfulness of a prediction against the true colours (ml.metrics.score).
+    """RMSE_ab, PSNR and colourfulness of a prediction against the true colours, as ml.metrics defines them.
 
     Both are measured on copies at most METRICS_SIZE pixels on a side, so a 50 MP upload costs
-    what a small one does.
+    what a small one does.  Not ml.metrics.score: it adds SSIM, which the site never shows and
+    which cannot be computed below 7 pixels on a side (a 6×400 colour strip would always fail);
+    these three are defined for any size, a single pixel included.
     """
-    scores = metrics.score(_fit_array(pred_rgb, METRICS_SIZE), _fit_array(true_rgb, METRICS_SIZE))
+    pred, true = _fit_array(pred_rgb, METRICS_SIZE), _fit_array(true_rgb, METRICS_SIZE)
+    ab_pred = color.rgb_to_lab(pred)[..., 1:].astype(np.float64)
+    ab_true = color.rgb_to_lab(true)[..., 1:].astype(np.float64)
     return {
-        "rmse_ab": scores["rmse_ab"],
-        "psnr": scores["psnr"],
-        "colourfulness": scores["colourfulness"],
-        "colourfulness_true": scores["colourfulness_true"],
+        "rmse_ab": float(np.sqrt(np.mean((ab_pred - ab_true) ** 2))),
+        "psnr": min(metrics.psnr(pred, true), MAX_PSNR),
+        "colourfulness": metrics.colourfulness(pred),
+        "colourfulness_true": metrics.colourfulness(true),
     }
 
 

@@ -1,4 +1,4 @@
-"""Per-person upload limits: how many photos in any hour, and how many bytes of uploads they keep.
+"""Per-person upload limits: how many photos in any hour, how many bytes they keep, how much work they ask for.
 
 They protect the workers and the disk from one account (a script in a loop, a leaked API
 token) and say in plain words what was refused and why.  store_uploads (gallery.views) asks
@@ -9,9 +9,13 @@ an Allowance about each file before decoding it, so a refused file costs us noth
   not make room to upload more; adding and counting happen in one MULTI, so parallel requests
   cannot slip past the limit together.  When Redis does not answer, uploads must still be
   accepted (they wait as queued), so the count falls back to the person's photos of the last hour.
-* **Quota**: bytes of the uploads a person keeps (Photo.upload_bytes), COLORSITE_QUOTA_BYTES.
-  Deleting photos frees it at once.  Parallel requests can each pass the check before the
-  other's row exists, so the quota can be passed by at most the files in flight (25 MB each).
+* **Quota**: bytes a person keeps (uploads and results), COLORSITE_QUOTA_BYTES, reserved
+  atomically per file by gallery.quota, so parallel requests cannot pass it together.  Deleting
+  photos frees it at once.
+* **Work**: each file is charged its colouring work by the pixels its header declares
+  (gallery.work_budget), against COLORSITE_WORK_PER_HOUR; re-colours are charged there too.
+
+A file refused after it was allowed (not an image, the storage failed) is given back to all three.
 """
 
 from __future__ import annotations
@@ -23,11 +27,9 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Sum
 from django.utils import timezone
 
-from . import broker
-from .forms import megabytes
+from . import broker, quota, work_budget
 from .models import Photo
 
 log = logging.getLogger(__name__)
@@ -35,39 +37,52 @@ WINDOW = 3600  # seconds
 
 
 class Allowance:
-    """What one person may still upload; ask ``refusal(size)`` per file, ``give_back()`` if it is then refused."""
+    """What one person may still upload; ask ``refusal(upload)`` per file, ``give_back()`` if it is then refused."""
 
     def __init__(self, user):
         self.user = user
         self.per_hour = settings.COLORSITE_UPLOADS_PER_HOUR
         self.quota = settings.COLORSITE_QUOTA_BYTES
-        self.used_bytes = (
-            Photo.objects.filter(owner=user).aggregate(total=Sum("upload_bytes"))["total"] or 0 if self.quota else 0
-        )
-        self.rate_limited = ""  # why a file was refused for the rate, if one was: the API answers 429
-        self.retry_after = 0  # seconds until the rate limit lets the next file through
+        self.work_per_hour = settings.COLORSITE_WORK_PER_HOUR
+        self.rate_limited = ""  # why a file was refused for the rate or the work, if one was: the API answers 429
+        self.retry_after = 0  # seconds until the rate limit or the work budget lets the next file through
         self._entry = None  # the rate counter's entry for the file being checked
+        self._reserved = (0, 0)  # (bytes, work units) held for the file being checked
 
-    def refusal(self, size: int) -> str | None:
-        """None when a file of ``size`` bytes may be stored (and it is counted), else why not."""
-        if self.quota and self.used_bytes + size > self.quota:
-            return (
-                f"this file ({megabytes(size)}) would take you over your storage quota: your photos use "
-                f"{megabytes(self.used_bytes)} of {megabytes(self.quota)}; delete some to make room"
-            )
+    @property
+    def used_bytes(self) -> int:
+        return quota.used(self.user.pk)
+
+    def refusal(self, upload) -> str | None:
+        """None when the uploaded file may be stored (its bytes, count and work are then held), else why not."""
+        size = upload.size
+        if not quota.reserve(self.user.pk, size):
+            return quota.refusal_message(self.user.pk, size)
         if self.per_hour and not self._count_one():
+            quota.release(self.user.pk, size)
             minutes = max(1, math.ceil(self.retry_after / 60))
             self.rate_limited = (
                 f"you have uploaded {self.per_hour} photos in the last hour, the most allowed; "
                 f"try again in {minutes} minute{'s' if minutes > 1 else ''}"
             )
             return self.rate_limited
-        self.used_bytes += size
+        pixels = work_budget.declared_pixels(upload)  # None: not an image; the form says so, at no charge
+        units = work_budget.cost(pixels) if pixels and pixels <= settings.COLORSITE_MAX_PIXELS else 0
+        refused = work_budget.charge(self.user.pk, units, what=work_budget.describe(pixels or 0)) if units else None
+        if refused:
+            self._reserved = (size, 0)
+            self.give_back()
+            self.rate_limited, self.retry_after = refused.message, refused.retry_after or WINDOW
+            return refused.message
+        self._reserved = (size, units)
         return None
 
-    def give_back(self, size: int) -> None:
-        """The file just allowed was refused after all (not an image): it counts for neither limit."""
-        self.used_bytes -= size
+    def give_back(self) -> None:
+        """The file just allowed was refused after all (not an image): it counts for none of the limits."""
+        size, units = self._reserved
+        quota.release(self.user.pk, size)
+        work_budget.give_back(self.user.pk, units)
+        self._reserved = (0, 0)
         if self._entry is not None:
             try:
                 broker.client().zrem(broker.key("uploads", self.user.pk), self._entry)

@@ -16,6 +16,7 @@ from django.utils.datastructures import MultiValueDict
 from .forms import PhotoFileForm
 from .limits import Allowance
 from .models import Photo, file_version
+from .query_forms import FileQuery
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 WAITING_FOR_QUEUE = (
     "Your photos are saved and waiting: the colouring queue cannot be reached right now. "
     "They will be coloured automatically as soon as it is back; nothing needs to be sent again."
+)
+# A request with no usable file: none chosen, or only files Django drops for their names ("", ".", "..").
+NO_FILES = (
+    "No photo arrived: choose one or more image files to upload. "
+    'A file named "." or "..", or with no name at all, cannot be uploaded: rename it first'
 )
 STORAGE_FAILED = "the photo could not be saved: the server's storage failed; please send it again later"
 
@@ -47,13 +53,13 @@ def store_uploads(request) -> tuple[list[Photo], list[tuple[str, str]], Allowanc
     photos, rejected = [], []
     allowance = Allowance(request.user)
     for upload in request.FILES.getlist("file"):
-        refusal = allowance.refusal(upload.size)
+        refusal = allowance.refusal(upload)
         if refusal:
             rejected.append((upload.name, refusal))
             continue
         form = PhotoFileForm(files=MultiValueDict({"file": [upload]}))
         if not form.is_valid():
-            allowance.give_back(upload.size)
+            allowance.give_back()
             rejected.append((upload.name, form.error_message()))
             continue
         try:
@@ -62,7 +68,7 @@ def store_uploads(request) -> tuple[list[Photo], list[tuple[str, str]], Allowanc
             )
         except OSError:
             log.exception("storing an upload of %s failed", request.user)
-            allowance.give_back(upload.size)
+            allowance.give_back()
             rejected.append((upload.name, STORAGE_FAILED))
     return photos, rejected, allowance
 
@@ -78,6 +84,6 @@ def serve_file(request, photo: Photo, kind: str, *, download: bool) -> FileRespo
         raise Http404("the file is missing") from None
     response = FileResponse(opened, as_attachment=download, filename=photo.download_name(kind) if download else "")
     # A versioned URL never changes content (a re-colour writes a new name), so it caches for good.
-    fresh = request.GET.get("v") == file_version(file.name)
+    fresh = FileQuery.values(request)["v"] == file_version(file.name)
     response["Cache-Control"] = "private, max-age=31536000, immutable" if fresh else "private, no-cache"
     return response

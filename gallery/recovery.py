@@ -10,7 +10,9 @@
 | a redelivered message finds its photo still running | Photo.claim | a photo running for longer than ``lost_after()`` is claimed again | test_site_tasks::test_a_photo_abandoned_by_a_dead_worker_can_be_claimed_again |
 | Redis down when a worker starts | ``on_worker_start`` | the photos wait for the next periodic sweep; the worker starts anyway | test_reliability_recovery::test_a_worker_starting_while_redis_is_down_carries_on |
 | storage fails while a result is written | tasks.colorize_photo (OSError) | what the run wrote is removed, the photo given back and retried with backoff; failed after the last retry | test_reliability_recovery::test_storage_failing_on_the_last_try_ends_failed_without_files; test_reliability_faults::test_storage_failing_mid_write_shows_no_half_file_and_retries (real) |
+| a photo failed for a transient reason (storage, model file, broker) | the periodic sweep: failed photos whose ``retry_after`` has come | ``retry_transient_failures``: queued again, after waits that double, at most COLORSITE_AUTO_RETRIES times (gallery.auto_retry); an undecodable photo is never retried | test_reliability_recovery::test_photos_failed_by_a_storage_fault_are_retried_by_the_sweep_once_it_is_back, ::test_automatic_retries_are_bounded_and_each_waits_longer, ::test_an_undecodable_photo_stays_failed |
 | the process training a version dies | the training worker's main process (tasks.fail_run_of_lost_process) | training_runs.fail_lost: the run ends failed, its folder removed | test_staff_versions::test_a_run_whose_process_died_is_marked_failed_at_once; test_reliability_training::test_a_crashed_training_run_fails_alone_and_the_worker_keeps_serving (real) |
+| a photo held back for fairness whose owner's photos ended without the worker releasing it (deleted, failed by a recovery path, a crash) | the sweep | ``fair_queue.release_all``: the oldest waiting photos of everybody with room are sent | test_fair_use_queue::test_the_sweep_releases_what_a_deletion_left_waiting |
 | the whole training worker dies | a starting worker (``on_worker_start``) | training_runs.fail_abandoned: runs without a heartbeat for COLORSITE_TRAINING_STALE_AFTER end failed | test_staff_versions::test_a_run_whose_worker_died_is_marked_failed |
 
 **Lost** has one definition, ``gallery.enqueue.lost_after()``: the hard time limit plus a margin.
@@ -31,7 +33,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from . import broker, enqueue, training_runs
+from . import broker, enqueue, failures, fair_queue, training_runs
 from .models import Photo
 
 log = logging.getLogger(__name__)
@@ -67,12 +69,17 @@ def sweep() -> None:
     """
     abandoned = requeue_abandoned()
     resent = resend_lost()
-    if abandoned or resent:
+    retried = retry_transient_failures()
+    # Photos held back for fairness whose owner has room again (an end the worker did not report), and
+    # automatic retries that fair_queue.admit held back just now because their owner was at the cap.
+    fair_queue.release_all()
+    if abandoned or resent or retried:
         log.warning(
             "sweep: requeued %d photo(s) left running by a dead worker, re-sent %d queued photo(s) "
-            "whose message was lost",
+            "whose message was lost, retried %d photo(s) that failed for a transient reason",
             abandoned,
             resent,
+            retried,
         )
 
 
@@ -89,6 +96,18 @@ def resend_lost() -> int:
     for pk in unmarked:
         enqueue.resend_colouring(pk)
     return len(unmarked)
+
+
+def retry_transient_failures() -> int:
+    """Queue again the failed photos whose automatic retry is due (gallery.auto_retry); returns how many.
+
+    Time, not a probe, decides: a retry whose cause has not cleared fails again cheaply and waits
+    twice as long, and the number of tries is bounded.  Each photo is taken by a conditional
+    UPDATE, so two sweeps at once queue it once.
+    """
+    now = timezone.now()
+    due = Photo.objects.filter(status=Photo.FAILED, retry_after__lte=now).values_list("pk", flat=True)
+    return sum(Photo.retry_transient(pk, now) for pk in list(due))
 
 
 def requeue_abandoned() -> int:
@@ -140,10 +159,8 @@ def requeue_after_lost_worker(pk, node: str) -> str | None:
         deaths = _count_death(pk)
         if deaths >= LOST_WORKER_LIMIT:
             photo.remove_stray_files()
-            photo.fail(
-                f"the worker colouring this photo stopped unexpectedly {deaths} times; it may be "
-                "too large for the workers' memory"
-            )
+            log.error("photo %s: the worker colouring it stopped %d times; failed", pk, deaths)
+            photo.fail(failures.WORKER_LOST)
             return Photo.FAILED
         _take_back(pk, photo=photo)
     return Photo.QUEUED

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from . import training_runs
 from .models import ModelVersion, Photo
 from .photo_io import serve_file
+from .query_forms import CompareQuery
 from .staff_forms import METRIC_LABELS, SET_LABELS, LeaderboardForm, TrainingForm
 from .staff_progress import progress_report
 
@@ -69,8 +70,9 @@ def dashboard_context(request, form: TrainingForm | None = None) -> dict:
     versions = list(ModelVersion.objects.defer(*ModelVersion.LIGHT).select_related("created_by"))
     by_id = {str(v.pk): v for v in versions}
     active = next((v for v in versions if v.is_active), None)
-    first = by_id.get(request.GET.get("a", "")) or active or (versions[0] if versions else None)
-    second = by_id.get(request.GET.get("b", ""))
+    compare = CompareQuery.values(request)
+    first = by_id.get(str(compare["a"])) or active or (versions[0] if versions else None)
+    second = by_id.get(str(compare["b"]))
     return {
         "candidate": activation_candidate(versions, active, first),
         "versions": versions,

@@ -82,3 +82,17 @@ def delete_files(names) -> None:
                 default_storage.delete(name)
             except OSError:
                 log.warning("could not delete %s", name, exc_info=True)
+
+
+def delete_folder(folder: str) -> None:
+    """Delete every file in a storage folder, then the folder itself where the storage has folders.
+
+    For what no row names any more: a photo's stray files (a run killed before it recorded them)
+    would otherwise outlive the photo.  A folder that is not there is no error.
+    """
+    try:
+        _, files = default_storage.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    delete_files(f"{folder}/{name}" for name in files)
+    delete_files([folder])  # FileSystemStorage removes the emptied directory; object stores have none

@@ -19,17 +19,22 @@ import os
 import socket
 from pathlib import Path
 
+import redis
 from billiard.exceptions import WorkerLostError
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure, worker_ready
 from django.conf import settings
+from kombu.exceptions import OperationalError
 
-from . import broker, health, recovery, training_runs
+from . import broker, failures, fair_queue, health, recovery, training_runs
 from .enqueue import lost_after
 from .models import ModelVersion, Photo
 
 log = logging.getLogger(__name__)
+
+# What a task meets when Redis goes away under it (kombu's errors, redis-py's): a transient failure.
+BROKER_LOST = (OperationalError, redis.RedisError)
 
 
 @functools.lru_cache(maxsize=2)
@@ -71,16 +76,18 @@ def colorize_photo(self, photo_id: str) -> None:
         # The owner is told colouring is not possible now; the staff see why on every page (gallery.health).
         log.error("photo %s: the active model cannot be loaded: %s", photo_id, exc)
         health.report_model_problem(model_dir, version.label if version else Path(model_dir).name, str(exc))
-        photo.fail(health.MODEL_UNAVAILABLE)
+        photo.fail(failures.MODEL_UNAVAILABLE)  # transient: once the staff restore the file, the sweep retries
     except SoftTimeLimitExceeded:
-        photo.fail(f"colouring took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} seconds")
+        log.warning("photo %s: colouring took longer than %s s", photo_id, settings.CELERY_TASK_SOFT_TIME_LIMIT)
+        photo.fail(failures.TIMED_OUT)
     except OSError as exc:
         # Storage trouble (a full or unmounted media volume, a network file system hiccup) is
         # transient: give the photo back to the queue and retry with backoff, then give up.
         # Whatever this run managed to write goes first, so no row ever names a partial result.
         photo.remove_stray_files()
         if self.request.retries >= self.max_retries:
-            photo.fail(f"the photo could not be stored ({exc})")
+            log.error("photo %s: storage failed on the last try", photo_id, exc_info=True)
+            photo.fail(failures.STORAGE_FAILED)  # transient: the sweep tries again later
             return
         photo.release()
         countdown = 2 ** (self.request.retries + 2)
@@ -89,7 +96,13 @@ def colorize_photo(self, photo_id: str) -> None:
         raise self.retry(exc=exc, countdown=countdown)  # noqa: B904 (Celery's Retry carries exc itself)
     except Exception as exc:
         log.exception("colouring photo %s failed", photo_id)
-        photo.fail(f"colouring failed unexpectedly ({type(exc).__name__}: {exc})")
+        if isinstance(exc, BROKER_LOST):
+            photo.fail(failures.BROKER_LOST)  # Redis went away under the task: transient, the sweep retries it
+        else:
+            photo.fail(failures.UNEXPECTED)
+    finally:
+        # The photo has left the owner's photos in flight (unless it is being retried): send their next.
+        fair_queue.release(photo.owner_id)
 
 
 def active_model() -> tuple[ModelVersion | None, Path]:
@@ -125,7 +138,7 @@ def sweep() -> None:
     """Re-send queued photos whose message was lost, and take back photos a dead worker left running.
 
     Run every COLORSITE_SWEEP_INTERVAL seconds by celery beat (settings.CELERY_BEAT_SCHEDULE;
-    `make run` starts its worker with -B), and by every starting worker (gallery.recovery.sweep).
+    `make run` starts beat beside its workers), and by every starting worker (gallery.recovery.sweep).
     """
     recovery.sweep()
 
@@ -185,10 +198,8 @@ def fail_run_of_lost_process(sender=None, exception=None, args=None, **kwargs) -
     """
     if getattr(sender, "name", None) != train_model_version.name or not args:
         return
-    if isinstance(exception, (WorkerLostError, TimeLimitExceeded)):
-        reason = f"the training process stopped ({type(exception).__name__}: {exception})"
-        if training_runs.fail_lost(args[0], reason):
-            log.warning("training run %s: %s", args[0], reason)
+    if isinstance(exception, (WorkerLostError, TimeLimitExceeded)) and training_runs.fail_lost(args[0]):
+        log.warning("training run %s: its process stopped (%s: %s)", args[0], type(exception).__name__, exception)
 
 
 @shared_task(acks_late=True)

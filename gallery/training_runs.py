@@ -29,7 +29,8 @@ from django.utils import timezone
 from ml.families import FAMILIES
 from ml.grid import ARCHITECTURES
 
-from . import enqueue
+from . import enqueue, failures
+from .failures import Failure
 from .models import ModelVersion
 from .models.versions import finite, stored_directory
 
@@ -255,14 +256,13 @@ def run(version: ModelVersion) -> None:
             version.set_report(report)
         _finish_ready(version)
     except TrainingCancelled:
-        _end(version, ModelVersion.CANCELLED, "cancelled by an admin")
+        _end(version, ModelVersion.CANCELLED, failures.TRAINING_CANCELLED)
     except SoftTimeLimitExceeded:
-        _end(
-            version, ModelVersion.FAILED, f"training took longer than {settings.COLORSITE_TRAINING_TIME_LIMIT} seconds"
-        )
-    except Exception as exc:
+        log.error("training version %s took longer than %s s", version.pk, settings.COLORSITE_TRAINING_TIME_LIMIT)
+        _end(version, ModelVersion.FAILED, failures.TRAINING_TIMED_OUT)
+    except Exception:
         log.exception("training version %s failed", version.pk)
-        _end(version, ModelVersion.FAILED, f"{type(exc).__name__}: {exc}")
+        _end(version, ModelVersion.FAILED, failures.TRAINING_FAILED)
 
 
 def _finish_ready(version: ModelVersion) -> None:
@@ -326,13 +326,13 @@ def report_progress(version: ModelVersion, event: dict) -> None:
         raise TrainingCancelled()
 
 
-def _end(version: ModelVersion, state: str, reason: str) -> None:
-    """End a run that did not succeed: record why, keep its log, remove its folder."""
+def _end(version: ModelVersion, state: str, failure: Failure) -> None:
+    """End a run that did not succeed: record why (a sentence of gallery.failures), keep its log, remove its folder."""
     log_file = version.path / "train_log.json"
     if log_file.is_file():
         version.train_log = finite(json.loads(log_file.read_text()))
     shutil.rmtree(version.path, ignore_errors=True)
-    version.state, version.failure_reason, version.finished = state, reason[:2000], timezone.now()
+    version.state, version.failure_reason, version.finished = state, failure.reason, timezone.now()
     version.progress = dict(version.progress, stage=state)
     ModelVersion.objects.filter(pk=version.pk).update(
         state=state,
@@ -352,19 +352,19 @@ def request_cancel(version: ModelVersion) -> bool:
         state=ModelVersion.CANCELLED,
         cancel_requested=True,
         finished=timezone.now(),
-        failure_reason="cancelled before it started",
+        failure_reason=failures.TRAINING_CANCELLED_EARLY.reason,
         progress={"stage": ModelVersion.CANCELLED},
     ):
         return True
     return bool(ModelVersion.objects.filter(pk=version.pk, state=ModelVersion.TRAINING).update(cancel_requested=True))
 
 
-def fail_lost(pk, reason: str) -> bool:
+def fail_lost(pk) -> bool:
     """End a run whose training process died under it (see gallery.tasks.fail_run_of_lost_process)."""
     version = ModelVersion.objects.filter(pk=pk, state=ModelVersion.TRAINING).defer(*ModelVersion.LIGHT).first()
     if version is None:
         return False
-    _end(version, ModelVersion.FAILED, reason)
+    _end(version, ModelVersion.FAILED, failures.TRAINING_PROCESS_LOST)
     return True
 
 
@@ -378,6 +378,6 @@ def fail_abandoned() -> int:
     stale = timezone.now() - timedelta(seconds=settings.COLORSITE_TRAINING_STALE_AFTER)
     return ModelVersion.objects.filter(state=ModelVersion.TRAINING, heartbeat__lt=stale).update(
         state=ModelVersion.FAILED,
-        failure_reason="the training worker stopped without finishing",
+        failure_reason=failures.TRAINING_ABANDONED.reason,
         finished=timezone.now(),
     )

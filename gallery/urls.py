@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, staff_views, views
+from . import account_views, api, staff_views, views
 
 urlpatterns = [
     path("", views.index, name="gallery-index"),
@@ -12,7 +12,10 @@ urlpatterns = [
     path("photos/<uuid:photo_id>/delete/", views.photo_delete, name="gallery-photo-delete"),
     path("photos/<uuid:photo_id>/recolour/", views.photo_recolour, name="gallery-photo-recolour"),
     path("photos/<uuid:photo_id>/visibility/", views.photo_visibility, name="gallery-photo-visibility"),
-    path("account/api-token/", views.api_token, name="gallery-api-token"),
+    path("account/", account_views.account, name="account"),
+    path("account/delete/", account_views.account_delete, name="account-delete"),
+    path("account/api-token/", account_views.api_tokens, name="gallery-api-token"),
+    path("account/api-token/<int:token_id>/revoke/", account_views.api_token_revoke, name="gallery-api-token-revoke"),
     path("api/photos/", api.photos, name="api-photos"),
     path("api/photos/status/", api.status, name="api-status"),
     path("api/photos/<uuid:photo_id>/", api.photo, name="api-photo"),

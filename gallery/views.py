@@ -4,43 +4,23 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ml.inference import DEFAULT_WORKING_SIZE
 
-from .forms import RecolourForm, SignupForm, VisibilityForm
+from . import work_budget
+from .forms import RecolourForm, VisibilityForm
 from .limits import Allowance
-from .models import WORKING_SIZE_CHOICES, ApiToken, Photo
-from .photo_io import WAITING_FOR_QUEUE, own_photo, serve_file, store_uploads, visible_photo
+from .models import WORKING_SIZE_CHOICES, Photo
+from .photo_io import NO_FILES, WAITING_FOR_QUEUE, own_photo, serve_file, store_uploads, visible_photo
+from .query_forms import FileQuery, PageQuery
 
 
 def index(request):
     return redirect("gallery-upload" if request.user.is_authenticated else "gallery-public")
-
-
-@require_http_methods(["GET", "POST"])
-def signup(request):
-    if not settings.COLORSITE_OPEN_SIGNUP:
-        raise Http404("sign-up is closed on this site")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        login(request, form.save())
-        return redirect("gallery-upload")
-    return render(request, "registration/signup.html", {"form": form})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def api_token(request):
-    """Issue a token for the JSON API; it is shown once, and a new one revokes the old."""
-    token = ApiToken.issue(request.user) if request.method == "POST" else None
-    has_token = token is not None or ApiToken.objects.filter(user=request.user).exists()
-    return render(request, "gallery/api_token.html", {"token": token, "has_token": has_token})
 
 
 @login_required
@@ -49,6 +29,8 @@ def upload(request):
     """The upload page; a POST is the no-JavaScript fallback (the page's script uses the API)."""
     if request.method == "POST":
         photos, rejected, _ = store_uploads(request)
+        if not photos and not rejected:
+            messages.error(request, NO_FILES)
         for name, message in rejected:
             messages.error(request, f"{name}: {message}")
         if photos:
@@ -73,14 +55,14 @@ def upload(request):
 @require_GET
 def photo_list(request):
     photos = Photo.objects.filter(owner=request.user).for_listing()
-    page = Paginator(photos, settings.COLORSITE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(photos, settings.COLORSITE_PAGE_SIZE).get_page(PageQuery.values(request)["page"])
     return render(request, "gallery/list.html", {"page": page, "title": "My photos", "public": False})
 
 
 @require_GET
 def public_list(request):
     photos = Photo.objects.filter(is_public=True).select_related("owner").for_listing("owner__username")
-    page = Paginator(photos, settings.COLORSITE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(photos, settings.COLORSITE_PAGE_SIZE).get_page(PageQuery.values(request)["page"])
     return render(request, "gallery/list.html", {"page": page, "title": "Public gallery", "public": True})
 
 
@@ -107,7 +89,7 @@ def photo_file(request, photo_id, kind):
     Media is never served from a public folder: a private photo's files are reachable only here.
     """
     photo = visible_photo(request, photo_id)
-    return serve_file(request, photo, kind, download=request.GET.get("download") == "1")
+    return serve_file(request, photo, kind, download=FileQuery.values(request)["download"] == "1")
 
 
 @login_required
@@ -126,9 +108,15 @@ def photo_recolour(request, photo_id):
     form = RecolourForm(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(str(error) for error in form.errors["working_size"]))
-    elif photo.recolour(form.cleaned_data["working_size"]):
+        return redirect(photo)
+    working_size = form.cleaned_data["working_size"]
+    refused = work_budget.charge_recolour(photo, working_size)
+    if refused:
+        messages.error(request, f"Not re-coloured: {refused.message}.")
+    elif photo.recolour(working_size):
         messages.success(request, f"Re-colouring at working size {photo.working_size}.")
     else:
+        work_budget.give_back(photo.owner_id, work_budget.cost(photo.width * photo.height, working_size))
         messages.error(request, "This photo is still being coloured; try again when it is done.")
     return redirect(photo)
 

@@ -175,10 +175,11 @@ class LiveSite:
         return self.request("POST", "/api/photos/", token=token, body=body, content_type=content_type)
 
 
-def multipart(files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+def multipart(files: dict[str, tuple[str, bytes]] | list[tuple[str, tuple[str, bytes]]]) -> tuple[bytes, str]:
+    """A multipart body and its content type; a list of (field, (name, data)) may repeat a field (several files)."""
     boundary = uuid.uuid4().hex
     parts = []
-    for field, (name, data) in files.items():
+    for field, (name, data) in files.items() if isinstance(files, dict) else files:
         parts.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
             f"Content-Type: application/octet-stream\r\n\r\n".encode()

@@ -22,6 +22,9 @@ os.environ["COLORSITE_QUEUE"] = os.environ["COLORSITE_TEST_QUEUE"]
 # No hourly upload limit unless a test sets one (tests/test_security_limits.py): its counters live in
 # Redis, which no test's rollback empties, and user ids repeat from test to test.
 os.environ.setdefault("COLORSITE_UPLOADS_PER_HOUR", "0")
+# No cap on one person's photos in flight unless a test sets one (tests/test_fair_use_*.py): the other tests
+# colour several photos of one person and expect each to be sent at once.
+os.environ.setdefault("COLORSITE_IN_FLIGHT_PER_PERSON", "0")
 
 from colorsite.settings import *  # noqa: E402,F401,F403
 

@@ -13,6 +13,7 @@ ordinary user; "staff" (carol) is staff without any permission; "admin" (root) i
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from PIL import Image
 
-from gallery.models import Photo
+from gallery.models import ApiToken, Photo
 from gallery.tasks import colorize_photo
 from tests.site_fixtures import encode_image, make_photo, upload_file
 
@@ -136,7 +137,23 @@ MATRIX: dict[str, list[Case]] = {
         Case("POST", OWNER_ONLY, kwargs=photo, data=lambda w: {"is_public": "on"}),
         Case("GET", each(LOGIN, 405), kwargs=photo),
     ],
-    "gallery-api-token": [Case("GET", PAGE), Case("POST", PAGE), Case("DELETE", each(LOGIN, 405))],
+    # -- the account pages (gallery/account_views.py) --------------------------------------------------------
+    "account": [
+        Case("GET", PAGE),
+        Case("POST", each(LOGIN, To("account")), data=lambda w: {"email": "someone@example.org"}),
+        Case("PUT", each(LOGIN, 405)),
+    ],
+    # A wrong password deletes nothing and shows the form again.
+    "account-delete": [Case("GET", PAGE), Case("POST", PAGE, data=lambda w: {"password": "wrong"})],
+    "gallery-api-token": [
+        Case("GET", PAGE),
+        Case("POST", each(LOGIN, To("gallery-api-token")), data=lambda w: {"name": "script"}),
+        Case("DELETE", each(LOGIN, 405)),
+    ],
+    "gallery-api-token-revoke": [
+        Case("POST", OWNER_ONLY, kwargs=lambda w: {"token_id": w.token.pk}),
+        Case("GET", each(LOGIN, 405), kwargs=lambda w: {"token_id": w.token.pk}),
+    ],
     # -- the JSON API (gallery/api.py): 401 instead of a login page ----------------------------------------------
     "api-photos": [Case("GET", each(401, 200)), Case("POST", each(401, 201), data=png), Case("PUT", each(401, 405))],
     "api-status": [Case("GET", each(200, 200), query="?ids={private},{public}"), Case("POST", each(405, 405))],
@@ -291,6 +308,7 @@ class World:
     public: Photo
     version: object
     group: Group
+    token: ApiToken  # the owner's
     files: dict[str, bytes] = field(default_factory=dict)  # the private photo's stored files
 
 
@@ -317,7 +335,9 @@ def world(users, fake_colorizer, make_version) -> World:
         for field_name in Photo.FILE_KINDS.values()
         if getattr(private, field_name)
     }
-    return World(users.owner, private, public, version, Group.objects.create(name="editors"), files)
+    ApiToken.issue(users.owner, "owner's script")
+    token = ApiToken.objects.get(user=users.owner)
+    return World(users.owner, private, public, version, Group.objects.create(name="editors"), token, files)
 
 
 def client_for(role: str, users) -> Client:
@@ -459,3 +479,75 @@ def test_every_post_form_in_the_templates_carries_a_csrf_token():
                 forms.append((template.name, "{% csrf_token %}" in form))
     assert forms, [name for name, ok in forms if not ok]
     assert all(ok for _, ok in forms), [name for name, ok in forms if not ok]
+
+
+# -- junk in query strings and paths: never a server error (issue 10, defect 3) --------------------------------
+
+# Every parameter a view of ours reads, and the admin's, each twice (the last one wins), with junk.
+JUNK_QUERY = (
+    "?metric=zzz&n=-5&n=abc&page=0&page=x&set=nope&sort=%00&ids=zzz,%00,..&a=zzz&b=%00&download=x&v=%00"
+    "&next=//evil.example/&q=%00&o=zzz&p=-1&e=9&_to_field=zzz&all=%00&_changelist_filters=%00&n=0"
+)
+JUNK_ROLES = (*ROLES, "token")  # the owner's API token: a script's view of every URL
+CONVERTER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
+REGEX_GROUP = re.compile(r"\(\?P<\w+>[^)]*\)")
+# Values for a path converter that name nothing: a made-up id, a slug nobody uses, odd text.
+JUNK_PATH_VALUES = {
+    "uuid": ("00000000-0000-4000-8000-000000000000", "ffffffff-ffff-4fff-bfff-ffffffffffff"),
+    "int": ("0", "9" * 30),
+    "slug": ("zzz", "-_-"),
+    "str": ("zzz", "%00"),
+    "path": ("zzz/..", "a%00b/c"),
+}
+
+
+def junk_urls(route: str) -> list[str]:
+    """The route with every converter filled with junk (two variants), and regex groups with "zzz"."""
+    urls = []
+    for variant in (0, 1):
+        path = CONVERTER.sub(lambda m, v=variant: JUNK_PATH_VALUES[m["converter"] or "str"][v], route)
+        urls.append("/" + REGEX_GROUP.sub("zzz", path).replace("^", "").replace("$", ""))
+    return urls
+
+
+def junk_client(role: str, users) -> Client:
+    if role == "token":
+        from gallery.models import ApiToken
+
+        return Client(headers={"Authorization": f"Bearer {ApiToken.issue(users.owner)}"})
+    return client_for(role, users)
+
+
+def junk_query_cases():
+    for key, entries in MATRIX.items():
+        for case in entries:
+            yield pytest.param(key, case, id="-".join(filter(None, [key, case.method, case.label])))
+
+
+@pytest.mark.parametrize("key, case", list(junk_query_cases()))
+def test_junk_query_strings_never_cause_a_server_error(key, case, world, users):
+    """Each pattern's own case (real ids of existing objects), with junk added to its query string."""
+    url = case.path(world) if case.path else reverse(key, kwargs=case.kwargs(world))
+    for role in JUNK_ROLES:
+        client = junk_client(role, users)
+        data = case.data(world) if case.data else None
+        method = getattr(client, case.method.lower())
+        target = url + JUNK_QUERY
+        response = method(target, data) if data is not None and case.method != "GET" else method(target)
+        assert response.status_code < 500, f"{role}: {case.method} {target} answered {response.status_code}"
+
+
+def test_junk_paths_never_cause_a_server_error(world, users):
+    """Every route of the resolver with its converters filled with junk, with and without a junk query."""
+    problems = []
+    routes = [route for _, route in url_patterns()]
+    for role in JUNK_ROLES:
+        client = junk_client(role, users)
+        for route in routes:
+            for url in junk_urls(route):
+                for target in (url, url + JUNK_QUERY):
+                    status = client.get(target).status_code
+                    if status >= 500:
+                        problems.append(f"{role}: GET {target} answered {status}")
+    assert not problems, "\n".join(problems)
+    assert len(routes) == len(MATRIX)

@@ -210,7 +210,7 @@ def test_storage_failing_mid_write_shows_no_half_file_and_retries(site, token):
 
 
 def test_a_broken_model_fails_photos_clearly_and_the_site_stays_up(site, token, django_user_model, tmp_path):
-    from gallery.health import MODEL_UNAVAILABLE
+    from gallery.failures import MODEL_UNAVAILABLE
     from gallery.models import ModelVersion
 
     shipped = ModelVersion.active()
@@ -228,14 +228,14 @@ def test_a_broken_model_fails_photos_clearly_and_the_site_stays_up(site, token, 
     photos = wait_all_final([missing], timeout=120) | {corrupt: Photo.objects.get(pk=corrupt)}
     for photo in photos.values():
         assert photo.status == Photo.FAILED
-        assert photo.failure_reason == MODEL_UNAVAILABLE
+        assert photo.failure_reason == MODEL_UNAVAILABLE.reason
         assert str(copy) not in photo.failure_reason  # the owner is told what it means, not where the files are
 
     # The site stays up: pages, the API and uploads all answer; the staff pages name the problem.
     assert site.request("GET", "/public/")[0] == 200
     status, body, _ = site.request("GET", f"/api/photos/{missing}/", token=token)
     assert status == 200
-    assert body["failure_reason"] == MODEL_UNAVAILABLE
+    assert body["failure_reason"] == MODEL_UNAVAILABLE.reason
     status, dashboard, _ = site.request("GET", "/staff/", cookies=admin)
     assert status == 200
     assert (

@@ -11,16 +11,18 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import pytest
 import redis
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 from PIL import Image
 
-from gallery import broker, recovery, tasks
+from gallery import broker, failures, recovery, tasks
 from gallery.models import Photo
 from gallery.recovery import LOST_WORKER_LIMIT
 from gallery.storage import TEMP_PREFIX, AtomicFileSystemStorage
@@ -183,10 +185,7 @@ def test_a_photo_that_keeps_killing_its_worker_ends_failed(users, sent, django_c
     photo.refresh_from_db()
     assert status == Photo.FAILED
     assert photo.status == Photo.FAILED
-    assert photo.failure_reason == (
-        f"the worker colouring this photo stopped unexpectedly {LOST_WORKER_LIMIT} times; "
-        "it may be too large for the workers' memory"
-    )
+    assert photo.failure_reason == failures.WORKER_LOST.reason
     assert len(sent) == LOST_WORKER_LIMIT - 1
 
 
@@ -306,7 +305,7 @@ def test_storage_failing_on_the_last_try_ends_failed_without_files(users, fake_c
     photo.refresh_from_db()
     assert photo.status == Photo.FAILED
     assert not photo.result
-    assert photo.failure_reason == "the photo could not be stored ([Errno 28] No space left on device)"
+    assert photo.failure_reason == failures.STORAGE_FAILED.reason
     assert not list((media_root / "photos" / str(photo.pk)).glob("result*"))  # the stored result went too
 
 
@@ -359,7 +358,6 @@ def test_a_coloured_photo_is_logged_once_with_its_worker(users, fake_colorizer, 
 def test_a_broken_model_is_explained_to_staff_and_owners(users, client, owner_client, monkeypatch, tmp_path, settings):
     from django.test import Client
 
-    from gallery import health
     from gallery.models import ModelVersion
     from ml.inference import ModelNotAvailable
 
@@ -377,7 +375,7 @@ def test_a_broken_model_is_explained_to_staff_and_owners(users, client, owner_cl
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
     assert photo.status == Photo.FAILED
-    assert photo.failure_reason == health.MODEL_UNAVAILABLE
+    assert photo.failure_reason == failures.MODEL_UNAVAILABLE.reason
 
     staff = Client()
     staff.force_login(users.staff)
@@ -409,3 +407,127 @@ def test_a_model_that_loads_again_clears_the_alert(users, fake_colorizer, tmp_pa
     assert health.model_problem().startswith(f"The active colouring model (v8, {tmp_path.resolve()}) cannot be used")
     health.report_model_loaded(tmp_path, "v8")
     assert health.model_problem() is None
+
+
+# -- transient failures: retried by the sweep, a bounded number of times ---------------------------------------
+
+
+@pytest.fixture
+def storage_fault(settings, tmp_path, monkeypatch):
+    """The fault tests' storage (tests/flaky_storage.py) in this process: write a text to the switch to break it."""
+    switch = tmp_path / "storage-fault"
+    monkeypatch.setenv("COLORSITE_TEST_STORAGE_FAULT", str(switch))
+    settings.STORAGES = dict(settings.STORAGES, default={"BACKEND": "tests.flaky_storage.FlakyStorage"})
+    return switch
+
+
+def fail_on_the_last_celery_retry(photo: Photo) -> Photo:
+    """Run the colouring task as its last quick (Celery) retry does, and return the photo as it then is."""
+    colorize_photo.apply(args=[str(photo.pk)], retries=colorize_photo.max_retries)
+    photo.refresh_from_db()
+    return photo
+
+
+def wait_over(photo: Photo) -> None:
+    """Move the photo's automatic retry into the past: as if its wait had gone by."""
+    Photo.objects.filter(pk=photo.pk).update(retry_after=timezone.now() - timedelta(seconds=1))
+
+
+def test_photos_failed_by_a_storage_fault_are_retried_by_the_sweep_once_it_is_back(
+    users, owner_client, fake_colorizer, storage_fault, sent, django_capture_on_commit_callbacks
+):
+    photos = [new_photo(users.owner, f"{i}.png") for i in range(2)]
+    storage_fault.write_text("/result-")  # results are written halfway, then the disk is "full"
+    for photo in photos:
+        photo = fail_on_the_last_celery_retry(photo)
+        assert photo.status == Photo.FAILED
+        assert photo.failure_transient
+        assert photo.retry_after is not None
+    body = owner_client.get(reverse("api-photo", args=[photos[0].pk])).json()
+    assert body["retry"]["message"] == "It will be retried automatically in about 2 minutes (attempt 1 of 5)."
+    assert (body["retry"]["attempt"], body["retry"]["of"]) == (1, 5)
+    page = owner_client.get(reverse("gallery-photo", args=[photos[0].pk])).content.decode()
+    assert "It will be retried automatically in about 2 minutes (attempt 1 of 5)." in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sweep()  # not yet due: nothing happens, whether the storage is back or not
+    assert sent == []
+    storage_fault.unlink()  # the disk has room again
+    for photo in photos:
+        wait_over(photo)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sweep()
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sweep()  # a second sweep finds them queued and marked as sent: nothing twice
+    assert sorted(sent) == sorted(str(p.pk) for p in photos)
+    for photo_id in sent:
+        colorize_photo(photo_id)
+    done = Photo.objects.filter(pk__in=sent)
+    assert sorted(p.status for p in done) == [Photo.DONE, Photo.DONE]
+    assert [(p.retry_after, p.auto_retries, p.failure_transient) for p in done] == [(None, 0, False)] * 2
+    assert owner_client.get(reverse("api-photo", args=[photos[0].pk])).json()["retry"] is None
+
+
+def test_automatic_retries_are_bounded_and_each_waits_longer(
+    users, owner_client, fake_colorizer, storage_fault, sent, settings, django_capture_on_commit_callbacks
+):
+    settings.COLORSITE_AUTO_RETRIES, settings.COLORSITE_AUTO_RETRY_DELAY = 3, 60
+    storage_fault.write_text("/result-")  # and it never comes back
+    photo = new_photo(users.owner)
+    waits, attempts = [], []
+    while True:
+        photo = fail_on_the_last_celery_retry(photo)
+        if photo.retry_after is None:
+            break
+        waits.append(round((photo.retry_after - photo.finished).total_seconds()))
+        attempts.append(photo.pending_retry["attempt"])
+        wait_over(photo)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert recovery.retry_transient_failures() == 1
+    assert waits == [60, 120, 240]
+    assert attempts == [1, 2, 3]
+    assert len(sent) == 3
+    assert photo.status == Photo.FAILED
+    assert photo.failure_transient  # still a transient cause, but the tries are spent: the owner decides
+    assert photo.pending_retry is None
+    assert recovery.retry_transient_failures() == 0
+    # The owner's re-colour starts a fresh set of automatic retries.
+    assert (
+        owner_client.post(reverse("gallery-photo-recolour", args=[photo.pk]), {"working_size": 256}).status_code == 302
+    )
+    photo.refresh_from_db()
+    assert (photo.status, photo.auto_retries) == (Photo.QUEUED, 0)
+
+
+def test_an_undecodable_photo_stays_failed(users, fake_colorizer, sent, media_root, django_capture_on_commit_callbacks):
+    photo = new_photo(users.owner)
+    (media_root / photo.original.name).write_bytes(b"\x89PNG\r\n\x1a\n but nothing a decoder can use")
+    colorize_photo(str(photo.pk))
+    photo.refresh_from_db()
+    assert photo.status == Photo.FAILED
+    assert not photo.failure_transient
+    assert photo.retry_after is None
+    with django_capture_on_commit_callbacks(execute=True):
+        assert recovery.retry_transient_failures() == 0
+    assert sent == []
+    assert Photo.objects.get(pk=photo.pk).status == Photo.FAILED
+
+
+@pytest.mark.parametrize("cause", ["model file missing", "broker lost"])
+def test_a_missing_model_or_a_lost_broker_is_a_transient_failure(users, fake_colorizer, monkeypatch, cause):
+    from gallery import health
+    from ml.inference import ModelNotAvailable
+
+    def fault(*args, **kwargs):
+        if cause == "broker lost":
+            raise redis.ConnectionError(REFUSED)
+        raise ModelNotAvailable("the model file in /srv/models/v3 is missing")
+
+    monkeypatch.setattr(tasks, "get_colorizer" if cause == "model file missing" else "active_model", fault)
+    monkeypatch.setattr(health, "report_model_problem", lambda *args: None)
+    photo = new_photo(users.owner)
+    colorize_photo(str(photo.pk))
+    photo.refresh_from_db()
+    assert photo.status == Photo.FAILED
+    assert photo.failure_transient
+    assert photo.pending_retry["attempt"] == 1

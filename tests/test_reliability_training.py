@@ -15,6 +15,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
+from gallery import failures
 from gallery.models import ModelVersion, Photo
 from tests.site_fixtures import make_photo, wait_for
 from tests.staff_fixtures import TINY_RUN, wait_until_final
@@ -51,7 +52,7 @@ def test_a_crashed_training_run_fails_alone_and_the_worker_keeps_serving(
     os.kill(training_process.pid, signal.SIGKILL)  # the crash: no exception handler, no clean-up of its own
     version = wait_until_final(version, timeout=120)
     assert version.state == ModelVersion.FAILED
-    assert version.failure_reason.startswith("the training process stopped (WorkerLostError")
+    assert version.failure_reason == failures.TRAINING_PROCESS_LOST.reason
     # The worker's main process logs the lost child with a traceback; let that land in this test's share of
     # the session-wide log, not in the next test's.
     wait_for(

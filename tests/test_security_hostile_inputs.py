@@ -93,6 +93,10 @@ def _too_big(grey) -> list[Specimen]:
     corpus.append(Specimen("1x1.png", _png(one), size=(1, 1), grey=one))
     strip = make_photo(30_000, 1)
     corpus.append(Specimen("strip.png", _png(strip), size=(30_000, 1), grey=strip))
+    # Colour photos under 7 pixels on a side (issue 10): scored against their own colours without SSIM.
+    for width, height in ((1, 1), (6, 6), (6, 400), (400, 6)):
+        tiny = make_photo(width, height, colour=True)
+        corpus.append(Specimen(f"colour-{width}x{height}.png", _png(tiny), size=(width, height), grey=tiny))
     return corpus
 
 
@@ -187,7 +191,7 @@ def _polyglot_and_names(grey) -> list[Specimen]:
     return corpus
 
 
-HOSTILE_CORPUS = 22  # files in the corpus: the figure the README states
+HOSTILE_CORPUS = 26  # files in the corpus: the figure the README states
 LEAKS = (b"Traceback", b'File "/', b"site-packages", b"/usr/lib/python", b"Exception Value")
 
 

@@ -1,6 +1,7 @@
 """The JSON API: upload, status, list, download under the pages' validation and ownership rules."""
 
 import io
+import uuid
 
 import pytest
 from django.test import Client
@@ -138,14 +139,107 @@ def test_a_token_opens_only_the_api(users):
     assert script.get(reverse("gallery-list")).status_code == 302  # pages still want a login
 
 
-def test_the_token_page_shows_a_new_token_once_and_replaces_the_old(owner_client, users):
-    first = ApiToken.issue(users.owner)
-    response = owner_client.post(reverse("gallery-api-token"))
-    new = response.context["token"]
-    assert new
-    assert new != first
-    assert new in response.content.decode()
-    assert ApiToken.user_for(first) is None
-    assert ApiToken.user_for(new) == users.owner
-    assert ApiToken.objects.get().key_hash != new  # only a hash is stored
-    assert new not in owner_client.get(reverse("gallery-api-token")).content.decode()
+# -- every answer under /api/ is JSON {"error": …} with the right status (issue 10, defect 4) -------------------
+
+
+def json_error(response, status: int) -> str:
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert isinstance(body["error"], str)
+    assert body["error"]
+    assert b"<" not in response.content  # no HTML page, debug or not
+    return body["error"]
+
+
+@pytest.fixture
+def token_client(users):
+    return Client(headers={"Authorization": f"Bearer {ApiToken.issue(users.owner)}"})
+
+
+def test_an_unknown_photo_id_is_a_json_404(owner_client):
+    error = json_error(owner_client.get(reverse("api-photo", args=["00000000-0000-4000-8000-000000000000"])), 404)
+    assert error.startswith("not found")
+
+
+def test_somebody_elses_private_photo_is_the_same_json_404(other_client, users):
+    photo = Photo.create_from_upload(users.owner, "x.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
+    for url in (reverse("api-photo", args=[photo.pk]), reverse("api-photo-download", args=[photo.pk, "original"])):
+        json_error(other_client.get(url), 404)
+
+
+def test_an_unknown_api_address_is_a_json_404(token_client):
+    json_error(token_client.get("/api/no-such-thing/"), 404)
+
+
+def test_a_wrong_method_is_a_json_405_that_names_the_allowed_ones(token_client, users):
+    response = token_client.put(reverse("api-photos"))
+    assert json_error(response, 405) == "this method is not allowed here; use GET, POST"
+    assert response["Allow"] == "GET, POST"
+    json_error(token_client.post(reverse("api-status")), 405)
+    photo = Photo.create_from_upload(users.owner, "x.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
+    json_error(token_client.delete(reverse("api-photo", args=[photo.pk])), 405)
+
+
+def test_more_files_than_django_parses_is_a_json_413(token_client, owner_client, settings):
+    files = [upload_file(f"{i}.png", b"x") for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FILES + 1)]
+    for client in (token_client, owner_client):  # the session's POST is parsed by the CSRF check first
+        error = json_error(client.post(reverse("api-photos"), {"file": files}), 413)
+        assert error == f"the request is too large: send at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files at once"
+    assert not Photo.objects.exists()
+
+
+def test_too_much_form_data_is_a_json_413(token_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    json_error(token_client.post(reverse("api-photos"), {"note": "x" * 2000}), 413)
+
+
+def test_a_session_post_without_the_csrf_token_is_a_json_403(users):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(users.owner)
+    assert "X-CSRFToken" in json_error(client.post(reverse("api-photos"), {}), 403)
+
+
+def test_a_bad_token_is_a_json_401(client):
+    json_error(Client(headers={"Authorization": "Bearer not-a-token"}).get(reverse("api-photos")), 401)
+    json_error(client.get(reverse("api-photos")), 401)
+
+
+def test_a_bad_request_is_a_json_400(token_client):
+    assert "multipart field" in json_error(token_client.post(reverse("api-photos"), {}), 400)
+    ids = ",".join(str(uuid.uuid4()) for _ in range(101))
+    assert (
+        json_error(token_client.get(reverse("api-status"), {"ids": ids}), 400) == "ask for at most 100 photos at once"
+    )
+    json_error(token_client.get(reverse("api-status"), {"ids": "\x00"}), 400)
+
+
+def test_the_hourly_limit_is_a_json_429_with_retry_after(token_client, users, settings, image_bytes):
+    from gallery import broker
+
+    settings.COLORSITE_UPLOADS_PER_HOUR = 1
+    redis = broker._client(settings.REDIS_URL)
+    for key in redis.scan_iter(broker.key("uploads", "*")):
+        redis.delete(key)
+    try:
+        assert (
+            token_client.post(reverse("api-photos"), {"file": upload_file("1.png", image_bytes())}).status_code == 201
+        )
+        response = token_client.post(reverse("api-photos"), {"file": upload_file("2.png", image_bytes())})
+        json_error(response, 429)
+        assert int(response["Retry-After"]) > 0
+    finally:
+        for key in redis.scan_iter(broker.key("uploads", "*")):
+            redis.delete(key)
+
+
+def test_a_server_error_is_a_json_500_without_a_trace(token_client, users, monkeypatch):
+    photo = Photo.create_from_upload(users.owner, "x.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
+
+    def broken(self):
+        raise RuntimeError("/srv/secret/path exploded")
+
+    monkeypatch.setattr(Photo, "to_dict", broken)
+    token_client.raise_request_exception = False
+    error = json_error(token_client.get(reverse("api-photo", args=[photo.pk])), 500)
+    assert "/srv/secret" not in error

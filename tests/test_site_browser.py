@@ -29,11 +29,11 @@ CHROMIUM_ARGS = [
 
 
 @contextlib.contextmanager
-def chromium_logged_in(live_url: str, username: str, landing: str):
-    """A Chromium page logged in as ``username`` through the login form, waiting on ``landing``.
+def chromium_page(width: int = 1200, height: int = 900):
+    """A fresh headless Chromium page (no cookies).
 
-    Make the user before entering: Playwright's sync API runs an event loop in this thread,
-    and Django refuses database calls from a thread with a running loop.
+    Make what the test needs in the database before entering: Playwright's sync API runs an
+    event loop in this thread, and Django refuses database calls from a thread with a running loop.
     """
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)")
@@ -42,16 +42,28 @@ def chromium_logged_in(live_url: str, username: str, landing: str):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page = browser.new_page(viewport={"width": width, "height": height})
             page.set_default_timeout(30_000)
-            page.goto(f"{live_url}{reverse('login')}?next={landing}")
-            page.fill("#id_username", username)
-            page.fill("#id_password", PASSWORD)
-            page.click("main button[type=submit]")
-            page.wait_for_url("**" + landing)
             yield page
         finally:
             browser.close()
+
+
+def log_in(page, live_url: str, username: str, landing: str, password: str = PASSWORD) -> None:
+    """Log in through the login form and wait on ``landing``."""
+    page.goto(f"{live_url}{reverse('login')}?next={landing}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**" + landing)
+
+
+@contextlib.contextmanager
+def chromium_logged_in(live_url: str, username: str, landing: str):
+    """A Chromium page logged in as ``username`` through the login form, waiting on ``landing``."""
+    with chromium_page() as page:
+        log_in(page, live_url, username, landing)
+        yield page
 
 
 @pytest.fixture

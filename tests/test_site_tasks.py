@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
 
-from gallery import recovery, tasks
+from gallery import failures, recovery, tasks
 from gallery.models import Photo
 from gallery.tasks import colorize_photo
 from ml import color
@@ -114,7 +114,7 @@ def test_a_broken_file_ends_failed_with_its_reason(photo, fake_colorizer):
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
     assert photo.status == Photo.FAILED
-    assert photo.failure_reason == "the stored original cannot be read: the file is not an image we can read"
+    assert photo.failure_reason == failures.ORIGINAL_UNREADABLE.reason
     assert not fake_colorizer.calls
 
 
@@ -123,7 +123,7 @@ def test_a_missing_file_ends_failed_with_its_reason(photo, fake_colorizer):
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
     assert photo.status == Photo.FAILED
-    assert photo.failure_reason.startswith("the stored original cannot be read")
+    assert photo.failure_reason == failures.ORIGINAL_MISSING.reason
 
 
 def test_a_missing_model_ends_failed_with_its_reason(photo, settings, tmp_path):
@@ -139,9 +139,7 @@ def test_a_missing_model_ends_failed_with_its_reason(photo, settings, tmp_path):
         tasks.get_colorizer.cache_clear()
     photo.refresh_from_db()
     assert photo.status == Photo.FAILED
-    assert photo.failure_reason.startswith(
-        "colouring is not possible right now: the site's colouring model could not be loaded"
-    )
+    assert photo.failure_reason == failures.MODEL_UNAVAILABLE.reason
 
 
 def test_running_out_of_time_ends_failed(photo, monkeypatch, settings):
@@ -154,7 +152,7 @@ def test_running_out_of_time_ends_failed(photo, monkeypatch, settings):
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
     assert photo.status == Photo.FAILED
-    assert photo.failure_reason == f"colouring took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} seconds"
+    assert photo.failure_reason == failures.TIMED_OUT.reason
 
 
 def test_a_storage_error_gives_the_photo_back_and_retries(photo, fake_colorizer, monkeypatch):
@@ -208,3 +206,25 @@ def test_importing_the_task_module_does_not_import_keras():
         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.site_settings"},
     )
     assert out.stdout.strip() == "False False", out.stderr
+
+
+@pytest.mark.parametrize("width, height", [(1, 1), (6, 6), (6, 400), (400, 6)])
+def test_a_tiny_colour_photo_is_coloured_and_scored(width, height, owner_client, fake_colorizer):
+    """Issue 10, defect 2: these were accepted, then failed in the worker with scikit-image's "win_size
+    exceeds image extent" (the SSIM of the colour-upload score needs 7 pixels on a side)."""
+    from django.urls import reverse
+
+    from tests.site_fixtures import encode_image, upload_file
+
+    data = encode_image(make_photo(width, height, colour=True))
+    response = owner_client.post(reverse("api-photos"), {"file": upload_file("tiny.png", data)})
+    assert response.status_code == 201
+    photo = Photo.objects.get(pk=response.json()["photos"][0]["id"])
+    assert photo.has_colour  # the path that scores against the photo's own colours
+    colorize_photo(str(photo.pk))
+    photo.refresh_from_db()
+    assert photo.status == Photo.DONE, photo.failure_reason
+    assert (photo.width, photo.height) == (width, height)
+    for score in (photo.rmse_ab, photo.psnr, photo.colourfulness, photo.colourfulness_true):
+        assert score is not None
+        assert np.isfinite(score)

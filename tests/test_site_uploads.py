@@ -175,3 +175,67 @@ def test_the_upload_page_shows_the_limits(owner_client):
     assert response.status_code == 200
     assert b'type="file" name="file" multiple' in response.content
     assert b"50 megapixels" in response.content
+
+
+# -- the form with nothing usable in it (issue 10, defect 5) -------------------------------------------------
+
+
+def multipart(*parts: tuple[str, bytes]) -> tuple[bytes, str]:
+    """A multipart body with a "file" part per (file name, bytes), as a browser or a script sends it."""
+    boundary = "----colorsite-test"
+    body = b""
+    for name, data in parts:
+        body += (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def post_page(client, *parts: tuple[str, bytes]):
+    body, content_type = multipart(*parts)
+    return client.post(reverse("gallery-upload"), body, content_type=content_type, follow=True)
+
+
+def shown(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_an_empty_submission_says_no_photo_arrived(owner_client):
+    from gallery.photo_io import NO_FILES
+
+    # What a browser sends when the form is submitted with no file chosen: a part with an empty name and no bytes.
+    response = post_page(owner_client, ("", b""))
+    assert response.status_code == 200
+    assert shown(response) == [NO_FILES]
+    assert shown(owner_client.post(reverse("gallery-upload"), {}, follow=True)) == [NO_FILES]
+    assert not Photo.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "../..", "photos/.."])
+def test_a_file_whose_name_django_drops_gets_a_clear_message(owner_client, image_bytes, name):
+    from gallery.photo_io import NO_FILES
+
+    response = post_page(owner_client, (name, image_bytes()))
+    assert response.status_code == 200
+    assert shown(response) == [NO_FILES]
+    assert 'named "." or ".."' in NO_FILES
+    assert not Photo.objects.exists()
+
+
+def test_a_dropped_name_beside_a_good_file_still_uploads_the_good_one(owner_client, image_bytes):
+    response = post_page(owner_client, ("..", image_bytes()), ("good.png", image_bytes()))
+    assert shown(response) == ["1 photo(s) queued for colouring."]
+    assert [p.name for p in Photo.objects.all()] == ["good.png"]
+
+
+def test_too_many_files_for_the_page_is_a_readable_page(owner_client, settings):
+    files = [upload_file(f"{i}.png", b"x") for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FILES + 1)]
+    response = owner_client.post(reverse("gallery-upload"), {"file": files})
+    assert response.status_code == 400
+    assert b"send fewer files at once" in response.content
+    assert not Photo.objects.exists()

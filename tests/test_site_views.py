@@ -107,7 +107,10 @@ def test_csrf_is_enforced_on_the_api_upload(users, image_bytes):
 
 
 def test_sign_up_logs_the_new_user_in(client):
-    response = client.post(reverse("signup"), {"username": "dora", "password1": PASSWORD, "password2": PASSWORD})
+    response = client.post(
+        reverse("signup"),
+        {"username": "dora", "email": "dora@example.org", "password1": PASSWORD, "password2": PASSWORD},
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("gallery-upload")
     assert client.get(reverse("gallery-upload")).context["user"].username == "dora"

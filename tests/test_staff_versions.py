@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from PIL import Image
 
-from gallery import tasks, training_runs
+from gallery import failures, tasks, training_runs
 from gallery.models import ModelVersion, Photo
 from gallery.staff_forms import FAMILIES, TRAINING_CROPS, TrainingForm
 from gallery.staff_progress import progress_report
@@ -334,7 +334,7 @@ def test_a_failed_run_records_why_and_leaves_the_active_model(
     tasks.train_model_version(str(version.pk))
     version.refresh_from_db()
     assert version.state == ModelVersion.FAILED
-    assert version.failure_reason == "RuntimeError: out of memory"
+    assert version.failure_reason == failures.TRAINING_FAILED.reason  # the exception went to the log
     assert not version.path.exists()
     assert ModelVersion.active() == active
 
@@ -398,7 +398,7 @@ def test_a_run_whose_process_died_is_marked_failed_at_once(make_version, tmp_pat
     )
     run.refresh_from_db()
     assert run.state == ModelVersion.FAILED
-    assert "WorkerLostError" in run.failure_reason
+    assert run.failure_reason == failures.TRAINING_PROCESS_LOST.reason
     assert not (tmp_path / "run").exists()
     assert ModelVersion.active() == active
 
@@ -468,7 +468,9 @@ def test_every_combination_the_form_accepts_is_one_the_engine_accepts():
 def test_the_launcher_starts_a_worker_for_each_queue(settings):
     from colorsite.launch import worker_commands
 
-    colour, training = worker_commands(settings, "python")
+    commands = worker_commands(settings, "python")
+    colour, training = commands["colouring worker"], commands["training worker"]
+    assert commands["beat"][-2:] == ["beat", "--loglevel=INFO"]  # the sweep runs beside the workers
     assert colour[colour.index("--queues") + 1] == settings.CELERY_TASK_DEFAULT_QUEUE
     assert training[training.index("--queues") + 1] == settings.COLORSITE_TRAINING_QUEUE
     assert training[training.index("--concurrency") + 1] == "1"

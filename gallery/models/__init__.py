@@ -3,6 +3,7 @@
 * photos.py: Photo and its queryset: what people upload, its files and how far its colouring has come.
 * tokens.py: ApiToken: how a script signs in to the JSON API.
 * versions.py: ModelVersion: every colouring model the site knows, and which one is active.
+* usage.py: Usage: per-person counters for the storage quota and the hourly work budget.
 
 Behaviour that spans rows lives beside them: training runs in gallery.training_runs, recovery
 from faults in gallery.recovery, sending work to the workers in gallery.enqueue.
@@ -10,6 +11,7 @@ from faults in gallery.recovery, sending work to the workers in gallery.enqueue.
 
 from .photos import WORKING_SIZE_CHOICES, Photo, PhotoQuerySet, file_version
 from .tokens import ApiToken
+from .usage import Usage
 from .versions import ModelVersion
 
-__all__ = ["WORKING_SIZE_CHOICES", "ApiToken", "ModelVersion", "Photo", "PhotoQuerySet", "file_version"]
+__all__ = ["WORKING_SIZE_CHOICES", "ApiToken", "ModelVersion", "Photo", "PhotoQuerySet", "Usage", "file_version"]

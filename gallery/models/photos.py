@@ -1,15 +1,17 @@
 """Photos: what a person uploaded, where its files are, and how far its colouring has come.
 
-A photo's state lives in its row (queued -> running -> done | failed); the web
+A photo's state lives in its row ([waiting ->] queued -> running -> done | failed); the web
 pages and the API read the row, the worker moves it along with conditional
 UPDATEs so two workers can never colour one photo at the same time.  What happens
 to a photo a fault left behind is in gallery.recovery; messages go out through
-gallery.enqueue.
+gallery.enqueue, new work is admitted to the workers by gallery.fair_queue (a photo waits while
+its owner has enough in flight), and the bytes it keeps count in gallery.quota.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import secrets
 import uuid
 from datetime import timedelta
@@ -32,8 +34,11 @@ from ml.images import InvalidImage, open_image
 # The engine's default render size; ml.inference imports Keras only when a Colorizer is built.
 from ml.inference import DEFAULT_WORKING_SIZE
 
-from .. import enqueue, imaging
-from ..storage import delete_files
+from .. import auto_retry, enqueue, failures, fair_queue, imaging, quota
+from ..failures import Failure
+from ..storage import delete_files, delete_folder
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .versions import ModelVersion
@@ -56,6 +61,7 @@ class PhotoQuerySet(models.QuerySet):
             "name",
             "status",
             "failure_reason",
+            "failure_code",
             "is_public",
             "width",
             "height",
@@ -64,6 +70,8 @@ class PhotoQuerySet(models.QuerySet):
             "created",
             "finished",
             "has_colour",
+            "retry_after",
+            "auto_retries",
             *extra,
         )
 
@@ -90,11 +98,18 @@ class PhotoQuerySet(models.QuerySet):
 
 
 class Photo(models.Model):
+    WAITING = "waiting"  # held back while its owner has enough photos in flight (gallery.fair_queue)
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
-    STATUS_CHOICES = [(QUEUED, "queued"), (RUNNING, "colouring"), (DONE, "done"), (FAILED, "failed")]
+    STATUS_CHOICES = [
+        (WAITING, "waiting for your earlier photos"),
+        (QUEUED, "queued"),
+        (RUNNING, "colouring"),
+        (DONE, "done"),
+        (FAILED, "failed"),
+    ]
     FINAL = (DONE, FAILED)
 
     # Files a page may ask for by name (gallery.views.photo_file) -> the field that holds each.
@@ -112,12 +127,22 @@ class Photo(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="photos")
     name = models.CharField(max_length=200, help_text="the uploaded file's name, for display only")
     status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
+    # One of gallery.failures' sentences and its code: never an exception's text (it may name server paths).
     failure_reason = models.TextField(blank=True)
+    failure_code = models.CharField(max_length=40, blank=True)
+    # A failure whose cause may clear by itself (storage, model file, broker) is retried by the sweep
+    # (gallery.auto_retry); these say whether, when next, and how often it has been so far.
+    failure_transient = models.BooleanField(default=False, help_text="the last failure's cause may clear by itself")
+    retry_after = models.DateTimeField(null=True, blank=True, help_text="when the sweep queues it again by itself")
+    auto_retries = models.PositiveSmallIntegerField(
+        default=0, help_text="automatic retries since it last succeeded or its owner re-coloured it"
+    )
     is_public = models.BooleanField(default=False)
 
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     upload_bytes = models.PositiveBigIntegerField()
+    result_bytes = models.PositiveBigIntegerField(default=0, help_text="bytes of the result and its renditions")
     source_format = models.CharField(max_length=10, blank=True)
     has_colour = models.BooleanField(default=False, help_text="the upload was already in colour")
     working_size = models.PositiveSmallIntegerField(default=DEFAULT_WORKING_SIZE)
@@ -151,6 +176,7 @@ class Photo(models.Model):
     created = models.DateTimeField(default=timezone.now)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True, help_text="when it was held back (gallery.fair_queue)")
 
     objects = PhotoQuerySet.as_manager()
 
@@ -159,6 +185,8 @@ class Photo(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created"], name="photo_owner_newest"),
             models.Index(fields=["is_public", "-created"], name="photo_public_newest"),
+            # The sweep looks for due retries every minute: only the few photos waiting for one are indexed.
+            models.Index(fields=["retry_after"], name="photo_retry_due", condition=Q(retry_after__isnull=False)),
         ]
 
     def __str__(self):
@@ -199,7 +227,7 @@ class Photo(models.Model):
             raise
         with transaction.atomic():
             photo.save()
-            enqueue.colouring(photo)
+            fair_queue.admit(photo)
         return photo
 
     # Set (by gallery.enqueue) on an instance whose colouring could not be queued (Redis down): it is
@@ -259,8 +287,14 @@ class Photo(models.Model):
         try:
             with default_storage.open(original, "rb") as fileobj:
                 rgb = np.asarray(open_image(fileobj, max_pixels=settings.COLORSITE_MAX_PIXELS).convert("RGB"))
-        except (InvalidImage, FileNotFoundError) as exc:
-            self.fail(f"the stored original cannot be read: {exc}")
+        except InvalidImage as exc:
+            log.error("photo %s: the stored original %s cannot be read: %s", self.pk, original, exc)
+            self.fail(failures.ORIGINAL_UNREADABLE)  # the file itself is broken: never retried
+            return
+        except FileNotFoundError:
+            # A missing file may be a storage that is not mounted yet: ORIGINAL_MISSING is transient.
+            log.error("photo %s names %s, which the storage does not have", self.pk, original)
+            self.fail(failures.ORIGINAL_MISSING)
             return
         source = imaging.grey_version(rgb) if self.has_colour else rgb
         coloured = colorizer.colorize_array(source, working_size=self.working_size)
@@ -286,11 +320,20 @@ class Photo(models.Model):
 
         The UPDATE is conditional on the photo still running: if its owner deleted it (or a
         reclaim took it over) while we were colouring, the row is gone or not ours, and the files
-        we just wrote are removed instead of being left behind.
+        we just wrote are removed instead of being left behind.  The result's bytes are reserved in
+        the owner's quota first (only what it adds to the result it replaces); a result that does
+        not fit is removed and the photo fails with a reason that says so.
         """
         old = [getattr(self, field).name for field in names]
+        result_bytes = quota.stored_size(names.values())
+        extra = result_bytes - self.result_bytes  # a re-colour replaces the old result
+        if not quota.reserve(self.owner_id, extra):
+            delete_files(names.values())
+            self.fail(failures.RESULT_OVER_QUOTA)
+            return
         values = dict(
             names,
+            result_bytes=result_bytes,
             rmse_ab=scores.get("rmse_ab"),
             psnr=scores.get("psnr"),
             colourfulness=scores.get("colourfulness"),
@@ -299,22 +342,68 @@ class Photo(models.Model):
             model_version_id=model_version.pk if model_version else None,
             status=self.DONE,
             failure_reason="",
+            failure_code="",
+            failure_transient=False,
+            retry_after=None,
+            auto_retries=0,
             finished=timezone.now(),
         )
         updated = Photo.objects.filter(pk=self.pk, status=self.RUNNING, started=self.started).update(**values)
         if not updated:
+            quota.release(self.owner_id, extra)
             delete_files(names.values())
             return
         delete_files(name for name in old if name and name not in names.values())
         for key, value in values.items():
             setattr(self, key, value)
 
-    def fail(self, reason: str) -> None:
-        """Record why the colouring failed; the page shows the reason to the owner."""
-        self.status, self.failure_reason, self.finished = self.FAILED, reason[:2000], timezone.now()
+    def fail(self, failure: Failure) -> None:
+        """Record why the colouring failed: one of gallery.failures' sentences, which the owner reads.
+
+        Never an exception's text; the caller logs that, with the photo's id.  A failure marked
+        ``transient`` in the vocabulary (storage, the model file, the broker, a missing original)
+        has its cause outside the photo and may clear by itself, so the sweep queues it again after
+        a wait, a bounded number of times (gallery.auto_retry).  Anything else stays failed until
+        the owner re-colours it.
+        """
+        self.status, self.failure_reason, self.failure_code = self.FAILED, failure.reason, failure.code
+        self.finished = timezone.now()
+        self.failure_transient = failure.transient
+        self.retry_after = auto_retry.next_try(self.auto_retries, self.finished) if failure.transient else None
         Photo.objects.filter(pk=self.pk).update(
-            status=self.status, failure_reason=self.failure_reason, finished=self.finished
+            status=self.status,
+            failure_reason=self.failure_reason,
+            failure_code=self.failure_code,
+            finished=self.finished,
+            failure_transient=self.failure_transient,
+            retry_after=self.retry_after,
         )
+
+    @classmethod
+    def retry_transient(cls, pk, now) -> bool:
+        """Queue again a photo whose transient failure's wait ended by ``now``; False if it is not waiting (any more).
+
+        The conditional UPDATE lets one of several sweeps running at once take it, and a second
+        sweep finds nothing to do.  The count goes up here, so the next failure waits longer.
+        The retry is new work like any other: gallery.fair_queue admits it, so an owner at their cap
+        of photos in flight gets it held as WAITING rather than sent past the cap.  It is not charged
+        to the work budget again: the job was charged when it was asked for, and the site's fault
+        made it fail.
+        """
+        with transaction.atomic():
+            updated = cls.objects.filter(pk=pk, status=cls.FAILED, retry_after__lte=now).update(
+                status=cls.QUEUED,
+                failure_reason="",
+                failure_code="",
+                failure_transient=False,
+                retry_after=None,
+                auto_retries=F("auto_retries") + 1,
+                started=None,
+                finished=None,
+            )
+            if updated:
+                fair_queue.admit(cls.objects.only("pk", "owner_id", "status").get(pk=pk))
+        return bool(updated)
 
     def release(self) -> None:
         """Give a claimed photo back to the queue (before a retry after a transient failure)."""
@@ -330,11 +419,19 @@ class Photo(models.Model):
         """
         with transaction.atomic():
             updated = Photo.objects.filter(pk=self.pk, status__in=self.FINAL).update(
-                status=self.QUEUED, working_size=working_size, failure_reason="", started=None, finished=None
+                status=self.QUEUED,
+                working_size=working_size,
+                failure_reason="",
+                failure_code="",
+                failure_transient=False,
+                retry_after=None,
+                auto_retries=0,  # the owner asked: a fresh set of automatic retries
+                started=None,
+                finished=None,
             )
             if updated:
                 self.status, self.working_size = self.QUEUED, working_size
-                enqueue.colouring(self)
+                fair_queue.admit(self)
         return bool(updated)
 
     def set_public(self, is_public: bool) -> None:
@@ -346,17 +443,30 @@ class Photo(models.Model):
 
         Files go last so a failed transaction never leaves a row pointing at missing files; a
         worker still colouring it notices the row is gone and removes what it wrote (_finish).
+        Whatever else is left in the photo's folder (a killed run's stray files) goes with it.
         """
         names = [getattr(self, field).name for field in self.FILE_KINDS.values()]
+        folder = f"photos/{self.pk}"
+
+        def remove_files() -> None:
+            delete_files(names)
+            delete_folder(folder)
+
         with transaction.atomic():
             self.delete()
-            transaction.on_commit(lambda: delete_files(names))
+            transaction.on_commit(remove_files)
+            transaction.on_commit(lambda: fair_queue.release(self.owner_id))  # room for the owner's next photo
 
     # -- reading ------------------------------------------------------------------------------------------
 
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+    @property
+    def pending_retry(self) -> dict | None:
+        """The automatic retry this failed photo waits for (when, which attempt, a sentence), or None."""
+        return auto_retry.describe(self)
 
     def file_field(self, kind: str):
         """The FieldFile for a kind in FILE_KINDS, or None when there is no such file (yet)."""
@@ -393,6 +503,8 @@ class Photo(models.Model):
             "status": self.status,
             "status_label": self.get_status_display(),
             "failure_reason": self.failure_reason,
+            "failure_code": self.failure_code,
+            "retry": self.pending_retry,
             "is_public": self.is_public,
             "width": self.width,
             "height": self.height,

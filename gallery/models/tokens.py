@@ -14,18 +14,26 @@ class ApiToken(models.Model):
     """A secret that lets a script use the JSON API as its owner (``Authorization: Bearer <token>``).
 
     Only a SHA-256 of the token is stored, so a leaked database does not leak working tokens;
-    the plain token is shown once, when it is issued.  One per user: issuing a new one revokes
-    the old.
+    the plain token is shown once, when it is issued.  A person may hold several, each named
+    for the script or machine that uses it, so one can be revoked without stopping the others.
     """
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_token")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="what the token is for, chosen by its owner")
     key_hash = models.CharField(max_length=64, unique=True)
     created = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return self.name
+
     @classmethod
-    def issue(cls, user) -> str:
+    def issue(cls, user, name: str = "API token") -> str:
+        """Make a new token for ``user`` and return its plain text (the only time it exists)."""
         key = secrets.token_urlsafe(32)
-        cls.objects.update_or_create(user=user, defaults={"key_hash": _sha256(key), "created": timezone.now()})
+        cls.objects.create(user=user, name=name, key_hash=_sha256(key))
         return key
 
     @classmethod

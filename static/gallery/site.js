@@ -48,6 +48,10 @@
     }
     var reason = node.querySelector(".reason");
     if (reason) reason.textContent = photo.status === "failed" ? photo.failure_reason : "";
+    // a failed photo waiting for its automatic retry is polled on, so the page sees it queued again
+    node.dataset.retrying = photo.retry ? "1" : "";
+    var note = node.querySelector(".retry-note");
+    if (note) note.textContent = photo.retry ? photo.retry.message : "";
     var thumb = node.querySelector("img.thumb");
     if (thumb && photo.urls.thumb && thumb.getAttribute("src") !== photo.urls.thumb) thumb.src = photo.urls.thumb;
     if (photo.status === "done" && photo.urls.after) {
@@ -67,7 +71,7 @@
   // ---- live status: poll the batch status endpoint for every photo not yet final ------------
   function pending() {
     return Array.prototype.filter.call(document.querySelectorAll(".live[data-photo-id], .live [data-photo-id]"),
-      function (node) { return !FINAL[node.dataset.status]; });
+      function (node) { return !FINAL[node.dataset.status] || node.dataset.retrying; });
   }
 
   function poll() {
