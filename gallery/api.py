@@ -1,4 +1,4 @@
-"""The JSON API: upload, status, list, download — the pages' validation and ownership rules.
+"""The JSON API: upload, status, list, download, delete, visibility — the pages' validation and ownership rules.
 
 Authentication: a token from /account/api-token/ sent as ``Authorization: Bearer
 <token>`` (gallery.middleware), or the site's session (then POSTs need the
@@ -10,15 +10,16 @@ parse, a 500) are put in the same shape by gallery.api_errors.
 
 from __future__ import annotations
 
+import json
 from functools import wraps
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .models import Photo
-from .photo_io import NO_FILES, WAITING_FOR_QUEUE, serve_file, store_uploads, visible_photo
+from .photo_io import NO_FILES, WAITING_FOR_QUEUE, own_photo, serve_file, store_uploads, visible_photo
 from .query_forms import PageQuery, StatusQuery
 
 
@@ -69,10 +70,45 @@ def photos(request):
     )
 
 
-@require_GET
+@require_http_methods(["GET", "PATCH", "POST", "DELETE"])
 def photo(request, photo_id):
-    """One photo's status and links (the owner's, or a public one)."""
-    return JsonResponse(visible_photo(request, photo_id).to_dict())
+    """GET: one photo's status and links (the owner's, or a public one).  DELETE: delete it with
+    its files (204), as the page's Delete button does.  PATCH or POST with a JSON object
+    ``{"is_public": true|false}``: change its visibility, answering the photo.  Changes are the
+    owner's only: anybody else gets 404, as for a photo that does not exist."""
+    if request.method == "GET":
+        return JsonResponse(visible_photo(request, photo_id).to_dict())
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "authenticate with an API token or a session"}, status=401)
+    photo = own_photo(request, photo_id)
+    if request.method == "DELETE":
+        photo.delete_with_files()
+        return HttpResponse(status=204)
+    if request.content_type != "application/json":  # a form's body is parsed (and gone) already
+        return JsonResponse(
+            {"error": f"the body must be JSON (Content-Type: application/json): {VISIBILITY_EXAMPLE}"}, status=400
+        )
+    is_public, problem = visibility_from_json(request.body)
+    if problem:
+        return JsonResponse({"error": problem}, status=400)
+    photo.set_public(is_public)
+    return JsonResponse(photo.to_dict())
+
+
+VISIBILITY_EXAMPLE = 'send a JSON object such as {"is_public": true}'
+
+
+def visibility_from_json(body: bytes) -> tuple[bool, str]:
+    """``is_public`` from a JSON body, or a message saying what is wrong (never the parser's own words)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False, f"the body is not JSON: {VISIBILITY_EXAMPLE}"
+    if not isinstance(data, dict) or "is_public" not in data:
+        return False, f'"is_public" is missing: {VISIBILITY_EXAMPLE}'
+    if not isinstance(data["is_public"], bool):
+        return False, f'"is_public" must be true or false: {VISIBILITY_EXAMPLE}'
+    return data["is_public"], ""
 
 
 @require_GET

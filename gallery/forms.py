@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.conf import settings
 
@@ -58,3 +60,52 @@ class RecolourForm(forms.Form):
 
 class VisibilityForm(forms.Form):
     is_public = forms.BooleanField(required=False)
+
+
+class UUIDListField(forms.Field):
+    """Several ids under one name (``ids=a&ids=b``); values that are not UUIDs are dropped like unknown ids."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[uuid.UUID]:
+        ids = []
+        for item in value or []:
+            try:
+                ids.append(uuid.UUID(str(item)))
+            except ValueError:
+                continue
+        return list(dict.fromkeys(ids))
+
+
+class BatchForm(forms.Form):
+    """What the gallery's batch bar asks for: an action on the ticked photos (``ids``).
+
+    Ids are only parsed here; which of them the person owns is the view's question (somebody
+    else's id is dropped like an unknown one, so ids cannot be probed).
+    """
+
+    DOWNLOAD, DELETE, PUBLIC, PRIVATE = "download", "delete", "public", "private"
+    MAX_PHOTOS = 500
+
+    action = forms.ChoiceField(
+        choices=[(DOWNLOAD, "download"), (DELETE, "delete"), (PUBLIC, "make public"), (PRIVATE, "make private")],
+        error_messages={"required": "Choose what to do with the ticked photos.", "invalid_choice": "Unknown action."},
+    )
+    what = forms.ChoiceField(
+        choices=[("result", "coloured"), ("original", "originals"), ("both", "both")],
+        required=False,
+        error_messages={"invalid_choice": "Download the coloured photos, the originals or both."},
+    )
+    ids = UUIDListField(required=False)
+    page = forms.IntegerField(min_value=1, required=False)  # the gallery page to go back to
+
+    def clean_ids(self):
+        ids = self.cleaned_data["ids"]
+        if not ids:
+            raise forms.ValidationError("Tick one or more photos first.")
+        if len(ids) > self.MAX_PHOTOS:
+            raise forms.ValidationError(f"Choose at most {self.MAX_PHOTOS} photos at once.")
+        return ids
+
+    def error_message(self) -> str:
+        return " ".join(str(error) for errors in self.errors.values() for error in errors)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import account_views, api, staff_views, views
+from . import account_views, api, batch_views, share_views, staff_views, views
 
 urlpatterns = [
     path("", views.index, name="gallery-index"),
@@ -12,6 +12,12 @@ urlpatterns = [
     path("photos/<uuid:photo_id>/delete/", views.photo_delete, name="gallery-photo-delete"),
     path("photos/<uuid:photo_id>/recolour/", views.photo_recolour, name="gallery-photo-recolour"),
     path("photos/<uuid:photo_id>/visibility/", views.photo_visibility, name="gallery-photo-visibility"),
+    # sharing and batches (issue 11, items 9 and 10): gallery/share_views.py, gallery/batch_views.py
+    path("photos/batch/", batch_views.batch, name="gallery-batch"),
+    path("photos/<uuid:photo_id>/share/", share_views.share_create, name="gallery-photo-share"),
+    path("photos/<uuid:photo_id>/share/revoke/", share_views.share_revoke, name="gallery-photo-share-revoke"),
+    path("s/<slug:key>/", share_views.share_page, name="gallery-share"),
+    path("s/<slug:key>/files/<slug:kind>/", share_views.share_file, name="gallery-share-file"),
     path("account/", account_views.account, name="account"),
     path("account/delete/", account_views.account_delete, name="account-delete"),
     path("account/api-token/", account_views.api_tokens, name="gallery-api-token"),

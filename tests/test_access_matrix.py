@@ -26,7 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from PIL import Image
 
-from gallery.models import ApiToken, Photo
+from gallery.models import ApiToken, Photo, ShareLink
 from gallery.tasks import colorize_photo
 from tests.site_fixtures import encode_image, make_photo, upload_file
 
@@ -137,6 +137,45 @@ MATRIX: dict[str, list[Case]] = {
         Case("POST", OWNER_ONLY, kwargs=photo, data=lambda w: {"is_public": "on"}),
         Case("GET", each(LOGIN, 405), kwargs=photo),
     ],
+    # -- share links and batches (gallery/share_views.py, gallery/batch_views.py; issue 11, items 9 and 10) ----
+    # The private photo has a share link in every world: it shows the photo to whoever holds the key (by
+    # design) and changes nothing above, where the same photo stays 404 for everybody but its owner.
+    "gallery-photo-share": [Case("POST", OWNER_ONLY, kwargs=photo), Case("GET", each(LOGIN, 405), kwargs=photo)],
+    "gallery-photo-share-revoke": [Case("POST", OWNER_ONLY, kwargs=photo), Case("GET", each(LOGIN, 405), kwargs=photo)],
+    "gallery-share": [
+        Case("GET", each(200, 200), kwargs=lambda w: {"key": w.share_key}, may_show_private=ROLES),
+        Case("GET", each(404, 404), kwargs=lambda w: {"key": "x" * 43}, label="made-up-key"),
+        Case("POST", each(405, 405), kwargs=lambda w: {"key": w.share_key}),
+    ],
+    "gallery-share-file": [
+        Case(
+            "GET",
+            each(200, 200),
+            kwargs=lambda w, kind=kind: {"key": w.share_key, "kind": kind},
+            may_show_private=ROLES,
+            label=kind,
+        )
+        for kind in ("original", "result", "grey", "result-preview")
+    ]
+    + [
+        Case("GET", each(404, 404), kwargs=lambda w: {"key": w.share_key, "kind": "etc-passwd"}, label="unknown-kind"),
+        Case("GET", each(404, 404), kwargs=lambda w: {"key": "x" * 43, "kind": "original"}, label="made-up-key"),
+    ],
+    # Anybody else's ids are dropped: the owner gets the zip, the others a message on their own gallery.
+    "gallery-batch": [
+        Case(
+            "POST",
+            each(LOGIN, 200, To("gallery-list")),
+            data=lambda w: {"action": "download", "what": "both", "ids": [w.private.pk]},
+        ),
+        Case(
+            "POST",
+            each(LOGIN, To("gallery-list")),
+            data=lambda w: {"action": "delete", "ids": [w.private.pk]},
+            label="delete",
+        ),
+        Case("GET", each(LOGIN, 405)),
+    ],
     # -- the account pages (gallery/account_views.py) --------------------------------------------------------
     "account": [
         Case("GET", PAGE),
@@ -160,7 +199,10 @@ MATRIX: dict[str, list[Case]] = {
     "api-photo": [
         Case("GET", each(404, 200, 404), kwargs=photo),
         Case("GET", each(200, 200), kwargs=lambda w: {"photo_id": w.public.pk}, label="public"),
-        Case("POST", each(405, 405), kwargs=photo),
+        Case("POST", each(401, 400, 404), kwargs=photo, data=lambda w: {"is_public": "on"}, label="not-json"),
+        Case("DELETE", each(401, 204, 404), kwargs=photo),
+        Case("DELETE", each(401, 204, 404), kwargs=lambda w: {"photo_id": w.public.pk}, label="public"),
+        Case("PUT", each(405, 405), kwargs=photo),
     ],
     "api-photo-download": [
         Case(
@@ -309,6 +351,7 @@ class World:
     version: object
     group: Group
     token: ApiToken  # the owner's
+    share_key: str  # the private photo's share link
     files: dict[str, bytes] = field(default_factory=dict)  # the private photo's stored files
 
 
@@ -337,7 +380,8 @@ def world(users, fake_colorizer, make_version) -> World:
     }
     ApiToken.issue(users.owner, "owner's script")
     token = ApiToken.objects.get(user=users.owner)
-    return World(users.owner, private, public, version, Group.objects.create(name="editors"), token, files)
+    share_key = ShareLink.renew(private).key
+    return World(users.owner, private, public, version, Group.objects.create(name="editors"), token, share_key, files)
 
 
 def client_for(role: str, users) -> Client:

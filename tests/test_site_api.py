@@ -101,7 +101,7 @@ def test_only_results_and_originals_are_downloads(owner_client, users):
 
 def test_get_only_endpoints_refuse_post(owner_client, users):
     photo = Photo.create_from_upload(users.owner, "m.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
-    assert owner_client.post(reverse("api-photo", args=[photo.pk])).status_code == 405
+    assert owner_client.post(reverse("api-photo-download", args=[photo.pk, "original"])).status_code == 405
     assert owner_client.post(reverse("api-status")).status_code == 405
 
 
@@ -178,7 +178,8 @@ def test_a_wrong_method_is_a_json_405_that_names_the_allowed_ones(token_client, 
     assert response["Allow"] == "GET, POST"
     json_error(token_client.post(reverse("api-status")), 405)
     photo = Photo.create_from_upload(users.owner, "x.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
-    json_error(token_client.delete(reverse("api-photo", args=[photo.pk])), 405)
+    response = token_client.put(reverse("api-photo", args=[photo.pk]))
+    assert json_error(response, 405) == "this method is not allowed here; use GET, PATCH, POST, DELETE"
 
 
 def test_more_files_than_django_parses_is_a_json_413(token_client, owner_client, settings):
@@ -243,3 +244,93 @@ def test_a_server_error_is_a_json_500_without_a_trace(token_client, users, monke
     token_client.raise_request_exception = False
     error = json_error(token_client.get(reverse("api-photo", args=[photo.pk])), 500)
     assert "/srv/secret" not in error
+
+
+# -- deleting a photo and changing its visibility (issue 11, item 12) ---------------------------------------------
+
+
+def test_delete_removes_the_photo_and_its_files(token_client, users, media_root, django_capture_on_commit_callbacks):
+    photo = Photo.create_from_upload(users.owner, "x.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = token_client.delete(reverse("api-photo", args=[photo.pk]))
+    assert response.status_code == 204
+    assert not Photo.objects.filter(pk=photo.pk).exists()
+    assert not (media_root / "photos" / str(photo.pk)).exists()
+
+
+def test_delete_gives_the_quota_bytes_back(token_client, users):
+    from gallery import quota
+
+    photo = Photo.create_from_upload(users.owner, "x.png", Image.fromarray(make_photo(16, 16)), "PNG", 500)
+    quota.reserve(users.owner.pk, 500)
+    token_client.delete(reverse("api-photo", args=[photo.pk]))
+    assert quota.used(users.owner.pk) == 0
+
+
+def test_nobody_else_deletes_or_changes_a_photo_not_even_a_public_one(users):
+    photo = Photo.create_from_upload(users.owner, "x.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
+    photo.set_public(True)
+    script = Client(headers={"Authorization": f"Bearer {ApiToken.issue(users.other)}"})
+    url = reverse("api-photo", args=[photo.pk])
+    json_error(script.delete(url), 404)
+    json_error(script.patch(url, {"is_public": False}, content_type="application/json"), 404)
+    assert Photo.objects.get(pk=photo.pk).is_public is True
+
+
+def test_an_anonymous_delete_is_a_json_401(client, users):
+    photo = Photo.create_from_upload(users.owner, "x.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
+    json_error(client.delete(reverse("api-photo", args=[photo.pk])), 401)
+    assert Photo.objects.filter(pk=photo.pk).exists()
+
+
+def test_deleting_an_unknown_photo_is_a_json_404(token_client):
+    json_error(token_client.delete(reverse("api-photo", args=["00000000-0000-4000-8000-000000000000"])), 404)
+
+
+@pytest.mark.parametrize("method", ["patch", "post"])
+def test_patch_or_post_json_changes_the_visibility(token_client, users, method):
+    photo = Photo.create_from_upload(users.owner, "x.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
+    url = reverse("api-photo", args=[photo.pk])
+    send = getattr(token_client, method)
+    response = send(url, {"is_public": True}, content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["is_public"] is True
+    assert Photo.objects.get(pk=photo.pk).is_public is True
+    assert send(url, {"is_public": False}, content_type="application/json").json()["is_public"] is False
+    assert Photo.objects.get(pk=photo.pk).is_public is False
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"{not json", 'the body is not JSON: send a JSON object such as {"is_public": true}'),
+        (b"\xff\xfe", 'the body is not JSON: send a JSON object such as {"is_public": true}'),
+        (b"[true]", '"is_public" is missing: send a JSON object such as {"is_public": true}'),
+        (b"{}", '"is_public" is missing: send a JSON object such as {"is_public": true}'),
+        (b'{"is_public": "yes"}', '"is_public" must be true or false: send a JSON object such as {"is_public": true}'),
+    ],
+)
+def test_a_bad_json_body_is_a_json_400_that_changes_nothing(token_client, users, body, message):
+    photo = Photo.create_from_upload(users.owner, "x.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
+    response = token_client.patch(reverse("api-photo", args=[photo.pk]), body, content_type="application/json")
+    assert json_error(response, 400) == message
+    assert Photo.objects.get(pk=photo.pk).is_public is False
+
+
+def test_a_form_body_instead_of_json_is_a_json_400(token_client, users):
+    photo = Photo.create_from_upload(users.owner, "x.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
+    response = token_client.post(reverse("api-photo", args=[photo.pk]), {"is_public": "on"})
+    assert json_error(response, 400) == (
+        'the body must be JSON (Content-Type: application/json): send a JSON object such as {"is_public": true}'
+    )
+
+
+def test_a_session_patch_needs_the_csrf_token(users):
+    photo = Photo.create_from_upload(users.owner, "x.png", Image.fromarray(make_photo(16, 16)), "PNG", 1)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(users.owner)
+    url = reverse("api-photo", args=[photo.pk])
+    json_error(client.patch(url, {"is_public": True}, content_type="application/json"), 403)
+    client.get(reverse("gallery-list"))  # sets the csrftoken cookie
+    headers = {"X-CSRFToken": client.cookies["csrftoken"].value}
+    assert client.patch(url, {"is_public": True}, content_type="application/json", headers=headers).status_code == 200
