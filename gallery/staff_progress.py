@@ -6,9 +6,10 @@ turns them into what the page shows: a fraction of the bar, the stage in words a
 The bar is shared out among the run's phases (loading, training, choosing the decode, evaluating
 on the landscape test split, then on the everyday photos) by each phase's *expected seconds*, so
 that it fills at an even pace.  The old fixed shares left choosing the decode and evaluating the
-last seventh of the bar while, measured on a fine-tune (RATES), they take nine tenths of its time.  The expected seconds come from ``plan_seconds``:
-how much work each phase has (crops trained, validation and test photos) times what a unit of it
-took in real runs on the site's 2-core CPU (RATES).  The worker computes the plan when the run
+last seventh of the bar while, measured on a fine-tune (RATES), they take nine tenths of its time.
+The expected seconds come from ``plan_seconds``: how much work each phase has (crops trained,
+validation and test photos) times what a unit of it took in real runs on the site's 2-core CPU
+(RATES).  The worker computes the plan when the run
 starts (it alone can count the splits) and refines the training phase when the engine reports
 its batches.  Within a phase the bar follows the engine's counts (batches, photos evaluated);
 where the engine reports nothing for a while (loading, choosing the decode, the first photos of
