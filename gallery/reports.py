@@ -68,9 +68,51 @@ def source_rows(summary: dict) -> list[dict]:
     return rows
 
 
-def _figure(summary: dict, key: str):
-    value = summary.get(key) if key == "beats_grey" else summary.get("model", {}).get(key)
+def figure(summary: dict, key: str, side: str = "model"):
+    """One number of a split's summary (``side`` "model" or "grey"; beats_grey is the split's own), or None."""
+    value = summary.get(key) if key == "beats_grey" else summary.get(side, {}).get(key)
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+# What the activation guard's page shows side by side: (key, label, format, True when higher is better).
+GUARDED = (
+    ("psnr", "PSNR (dB)", "{:.2f}", True),
+    ("colourfulness", "Colourfulness", "{:.2f}", None),
+    ("beats_grey", "Photos beating grey on PSNR", "{:.0%}", True),
+)
+
+
+def side_by_side(candidate: ModelVersion, active: ModelVersion | None) -> list[dict]:
+    """The candidate, the active version and grey on each test split: PSNR, colourfulness, share beating grey.
+
+    ``worse`` marks a candidate's figure below grey's or the active version's where higher is
+    better (gallery.activation_guard asks for confirmation on PSNR); colourfulness carries the
+    truth's in ``truth`` instead, since neither more nor less is better in itself.
+    """
+    rows = []
+    for collection in ModelVersion.COLLECTIONS:
+        mine = candidate.summary_of(collection)
+        theirs = active.summary_of(collection) if active is not None else {}
+        for key, label, fmt, higher in GUARDED:
+            a, b = figure(mine, key), figure(theirs, key)
+            grey = None if key == "beats_grey" else figure(mine, key, "grey")
+            worse = bool(higher) and a is not None and any(x is not None and a < x for x in (b, grey))
+            truth = show(figure(mine, "colourfulness_true"), fmt) if key == "colourfulness" else ""
+            rows.append(_row(collection, key, label, fmt, a, b, grey=show(grey, fmt), truth=truth, worse=worse))
+    return rows
+
+
+def _row(collection: str, key: str, label: str, fmt: str, candidate, active, **more) -> dict:
+    """One figure of one test split for two versions, formatted, as the staff pages' tables read it."""
+    return {
+        "collection": collection,
+        "set": SET_TITLES[collection],
+        "key": key,
+        "label": label,
+        "candidate": show(candidate, fmt),
+        "active": show(active, fmt),
+        **more,
+    }
 
 
 def comparison(candidate: ModelVersion, active: ModelVersion) -> list[dict]:
@@ -83,22 +125,11 @@ def comparison(candidate: ModelVersion, active: ModelVersion) -> list[dict]:
     for collection in ModelVersion.COLLECTIONS:
         mine, theirs = candidate.summary_of(collection), active.summary_of(collection)
         for key, label, fmt, higher in COMPARED:
-            a, b = _figure(mine, key), _figure(theirs, key)
+            a, b = figure(mine, key), figure(theirs, key)
             difference, verdict = MISSING, ""
             if a is not None and b is not None:
                 difference = ("+" if a - b >= 0 else "") + fmt.format(a - b)
                 if higher is not None and a != b:
                     verdict = "better" if (a > b) == higher else "worse"
-            rows.append(
-                {
-                    "collection": collection,
-                    "set": SET_TITLES[collection],
-                    "key": key,
-                    "label": label,
-                    "candidate": show(a, fmt),
-                    "active": show(b, fmt),
-                    "difference": difference,
-                    "verdict": verdict,
-                }
-            )
+            rows.append(_row(collection, key, label, fmt, a, b, difference=difference, verdict=verdict))
     return rows

@@ -210,3 +210,20 @@ class LeaderboardForm(forms.Form):
     def clean_set(self):
         value = self.cleaned_data["set"]
         return value if value in ModelVersion.COLLECTIONS else "landscape"
+
+
+class ConfirmForm(forms.Form):
+    """The explicit yes a guarded activation or a rollback needs (gallery.activation_guard).
+
+    ``against`` is the version that was active when the confirmation page was drawn: a yes given
+    while looking at other figures (someone activated another version meanwhile) does not count.
+    """
+
+    confirm = forms.BooleanField(required=False)
+    against = forms.UUIDField(required=False)
+
+    def confirms(self, active: ModelVersion | None) -> bool:
+        """True when the person said yes, with the version active now in front of them."""
+        if not self.is_valid() or not self.cleaned_data["confirm"]:
+            return False
+        return self.cleaned_data["against"] == (active.pk if active is not None else None)

@@ -16,13 +16,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import training_runs
+from . import activation_guard, training_runs
 from .models import ModelVersion, Photo
 from .photo_io import serve_file
 from .query_forms import CompareQuery
-from .staff_forms import METRIC_LABELS, SET_LABELS, LeaderboardForm, TrainingForm
+from .reports import side_by_side
+from .staff_forms import METRIC_LABELS, SET_LABELS, ConfirmForm, LeaderboardForm, TrainingForm
 from .staff_progress import progress_report
 
 MANAGE_PERMISSION = "gallery.manage_models"
@@ -141,10 +143,39 @@ def version_cancel(request, version_id):
     return redirect("staff-dashboard")
 
 
+def active_version() -> ModelVersion | None:
+    """The active version with its summaries (what the activation guard compares), without its per-image rows."""
+    return ModelVersion.objects.defer(*ModelVersion.LIGHT).filter(is_active=True).first()
+
+
+def confirmation_page(request, candidate: ModelVersion, active: ModelVersion | None, *, rollback: bool):
+    """The figures side by side and a form whose only way forward is an explicit confirm (gallery.activation_guard)."""
+    return render(
+        request,
+        "gallery/staff/confirm_activation.html",
+        {
+            "candidate": candidate,
+            "active": active,
+            "rollback": rollback,
+            "concerns": activation_guard.concerns(candidate, active),
+            "rows": side_by_side(candidate, active),
+            "action": reverse("staff-rollback") if rollback else reverse("staff-version-activate", args=[candidate.pk]),
+        },
+    )
+
+
 @admin_required
 @require_POST
 def version_activate(request, version_id):
+    """Activate a ready version; one worse than grey or than the active version first asks for a confirm."""
     version = light_version(version_id)
+    active = active_version()
+    if (
+        version.state == ModelVersion.READY
+        and activation_guard.concerns(version, active)
+        and not ConfirmForm(request.POST).confirms(active)
+    ):
+        return confirmation_page(request, version, active, rollback=False)
     if version.activate():
         messages.success(request, f"{version.label} is active: workers colour with it from their next photo.")
     else:
@@ -155,6 +186,11 @@ def version_activate(request, version_id):
 @admin_required
 @require_POST
 def rollback(request):
+    """Go back to the previously active version, always after a confirm with both versions' figures in view."""
+    active = active_version()
+    previous = light_version(active.previous_id) if active is not None and active.previous_id else None
+    if previous is not None and not ConfirmForm(request.POST).confirms(active):
+        return confirmation_page(request, previous, active, rollback=True)
     restored = ModelVersion.rollback()
     if restored is None:
         messages.error(request, "There is no earlier version to go back to.")

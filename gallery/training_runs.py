@@ -29,7 +29,7 @@ from django.utils import timezone
 from ml.families import FAMILIES
 from ml.grid import ARCHITECTURES
 
-from . import enqueue, failures
+from . import enqueue, failures, staff_progress
 from .failures import Failure
 from .models import ModelVersion
 from .models.versions import finite, stored_directory
@@ -108,8 +108,12 @@ FINE_TUNE = {
 def claim(pk) -> ModelVersion | None:
     """Move a queued run to training and return it; None when it was cancelled, gone or taken."""
     now = timezone.now()
+    since = now.timestamp()  # the progress bar's clock (gallery.staff_progress): the run's and its phase's start
     if not ModelVersion.objects.filter(pk=pk, state=ModelVersion.QUEUED).update(
-        state=ModelVersion.TRAINING, started=now, heartbeat=now, progress={"stage": "loading"}
+        state=ModelVersion.TRAINING,
+        started=now,
+        heartbeat=now,
+        progress={"stage": "loading", "since": since, "stage_since": since},
     ):
         return None
     return ModelVersion.objects.get(pk=pk)
@@ -235,6 +239,7 @@ def run(version: ModelVersion) -> None:
 
     folders = {"landscape": None, "photos": settings.COLORSITE_PHOTOS_DATASET}
     try:
+        progress({"stage": "loading", "plan": plan(version)})
         train(train_config(version), progress=progress)
         reports = []
         for collection in ModelVersion.COLLECTIONS:
@@ -263,6 +268,38 @@ def run(version: ModelVersion) -> None:
     except Exception:
         log.exception("training version %s failed", version.pk)
         _end(version, ModelVersion.FAILED, failures.TRAINING_FAILED)
+
+
+def plan(version: ModelVersion) -> dict[str, float]:
+    """The run's expected seconds per phase (gallery.staff_progress.plan_seconds), from the splits it will read.
+
+    Counted here, in the worker, because only the engine knows the splits; a split that cannot be
+    read counts as empty (the run itself will say why it fails).
+    """
+    from ml.data import dataset_root, split_files
+
+    p = version.training_parameters
+    folders = {"landscape": None, "photos": settings.COLORSITE_PHOTOS_DATASET}
+
+    def count(collection: str, split: str, limit: int | None) -> int:
+        folder = folders[collection]
+        try:
+            return len(split_files(dataset_root(str(folder) if folder else None, collection), split, limit))
+        except (OSError, ValueError):
+            return 0
+
+    mix = p.get("mix", 1.0)
+    read = [c for c, share in (("landscape", mix), ("photos", 1.0 - mix)) if share > 0]  # ml.train's collections()
+    batch_size = int(p.get("batch_size") or 1)
+    batches = p.get("steps_per_epoch") or max(
+        1, sum(count(c, "train", p.get("max_examples")) for c in read) // batch_size
+    )
+    return staff_progress.plan_seconds(
+        p,
+        batches=batches,
+        val_photos=sum(count(c, "val", p.get("val_examples") or p.get("max_examples")) for c in read),
+        test_photos={c: count(c, "test", settings.COLORSITE_EVAL_EXAMPLES or None) for c in ModelVersion.COLLECTIONS},
+    )
 
 
 def _finish_ready(version: ModelVersion) -> None:
@@ -295,11 +332,21 @@ def report_progress(version: ModelVersion, event: dict) -> None:
     if stage == "batch" and now - version.progress.get("written", 0) < 1.0:
         return
     progress = dict(version.progress, stage=stage, written=now)
+    if "plan" in event:
+        progress["plan"] = event["plan"]
     fields = {}
-    if stage == "training":
+    if stage == "training" and "training_since" in progress:
+        # a later stage of the same run (frozen encoder, then the full network): its epochs go on counting
+        progress.update(epochs=event["epochs"], batches=event["batches"])
+    elif stage == "training":
         progress.update(
             epoch=1, epochs_done=0, epochs=event["epochs"], batch=0, batches=event["batches"], training_since=now
         )
+        if progress.get("plan"):  # the engine knows the batches an epoch has: the training phase's plan follows
+            expected = staff_progress.training_seconds(
+                version.training_parameters, epochs=event["epochs"], batches=event["batches"]
+            )
+            progress["plan"] = dict(progress["plan"], training=expected)
     elif stage == "batch":  # `epoch` is the one being trained (1-based), `epochs_done` those finished
         progress.update(
             epoch=event["epoch"],
@@ -321,6 +368,8 @@ def report_progress(version: ModelVersion, event: dict) -> None:
         fields["train_log"] = version.train_log = finite(version.train_log)
     elif stage == "evaluating":
         progress.update(done=event["done"], total=event["total"], collection=event.get("collection", "landscape"))
+    if staff_progress.phase_of(progress) != staff_progress.phase_of(version.progress):
+        progress["stage_since"] = now  # the bar follows the clock within a phase the engine says little about
     version.progress = finite(progress)
     if not _still_running(version).update(progress=version.progress, heartbeat=timezone.now(), **fields):
         raise TrainingCancelled()

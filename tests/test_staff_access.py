@@ -63,6 +63,11 @@ def url_for(name: str, world) -> str:
     return reverse(name, args=args.get(name, []))
 
 
+def confirmed(world) -> dict:
+    """The activation guard's confirmation, given with the world's active version in front of the admin."""
+    return {"confirm": "yes", "against": str(world["current"].pk)}
+
+
 def test_the_matrix_covers_every_staff_url():
     names = {name for name in get_resolver().reverse_dict if isinstance(name, str) and name.startswith("staff-")}
     assert names == set(MATRIX)
@@ -78,6 +83,8 @@ def test_access(role, name, role_clients, world):
         training_runs.request_cancel(world["running"])
         ModelVersion.objects.filter(pk=world["running"].pk).update(state=ModelVersion.CANCELLED)
     data = {key: value for key, value in TINY_RUN.items()} if name == "staff-train" else {}
+    if name in ("staff-version-activate", "staff-rollback"):  # past the activation guard's page: its explicit yes
+        data = confirmed(world)
     response = getattr(role_clients[role], method)(url_for(name, world), data)
     expected = {"anonymous": 302, "user": 403, "staff": staff_status, "admin": admin_status}[role]
     assert response.status_code == expected, response.content[:300]
@@ -89,9 +96,9 @@ def test_access(role, name, role_clients, world):
 
 def test_admins_changes_take_effect_and_staff_ones_do_not(role_clients, world):
     activate = reverse("staff-version-activate", args=[world["old"].pk])
-    assert role_clients["staff"].post(activate).status_code == 403
+    assert role_clients["staff"].post(activate, confirmed(world)).status_code == 403
     assert ModelVersion.active() == world["current"]
-    assert role_clients["admin"].post(activate).status_code == 302
+    assert role_clients["admin"].post(activate, confirmed(world)).status_code == 302
     assert ModelVersion.active() == world["old"]
 
 
@@ -100,7 +107,7 @@ def test_the_dedicated_permission_makes_a_staff_member_an_admin(model_manager, w
     c.force_login(model_manager)
     assert c.post(reverse("staff-version-cancel", args=[world["running"].pk])).status_code == 302
     assert ModelVersion.objects.get(pk=world["running"].pk).cancel_requested
-    assert c.post(reverse("staff-rollback")).status_code == 302
+    assert c.post(reverse("staff-rollback"), confirmed(world)).status_code == 302
     assert ModelVersion.active() == world["old"]
 
 

@@ -43,7 +43,7 @@ def test_an_admin_sees_the_progress_bar_move_during_a_quick_run(admin_page, tmp_
     queued = re.search(r"Training (v\d+) is queued\.", page.inner_text(".messages"))
     assert queued
 
-    values, epochs = [], set()
+    values, epochs, seen = [], set(), []  # seen: (stage, bar value, time left, the versions table's state)
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline:
         try:
@@ -52,6 +52,14 @@ def test_an_admin_sees_the_progress_bar_move_during_a_quick_run(admin_page, tmp_
                 break
             values.append(bar.evaluate("p => p.value"))
             epochs.add(page.inner_text("section.run .run-epoch"))
+            seen.append(
+                (
+                    page.inner_text("section.run .run-stage"),
+                    values[-1],
+                    page.inner_text("section.run .run-eta"),
+                    page.locator("table.versions tbody tr").first.locator("td.state").inner_text(),
+                )
+            )
         except PlaywrightError:  # the reload happened between two of these calls
             page.wait_for_load_state()
             continue
@@ -63,6 +71,15 @@ def test_an_admin_sees_the_progress_bar_move_during_a_quick_run(admin_page, tmp_
     assert moved == sorted(moved)
     assert moved[-1] > 0.5
     assert len(epochs & {f"epoch {n} of 4" for n in range(1, 5)}) >= 2, epochs  # "epoch x of y" moved too
+    # the bar covers the evaluation: it is shown, further along than any training, with the time left in words
+    training = [value for stage, value, _, _ in seen if stage == "training"]
+    evaluating = [value for stage, value, _, _ in seen if stage.startswith("evaluating on the")]
+    assert evaluating, {stage for stage, *_ in seen}
+    assert min(evaluating) > max(training)
+    assert all(re.fullmatch(r"(about .+|less than a minute) left", left) for _, _, left, _ in seen if left), seen
+    assert any(left for _, _, left, _ in seen)
+    # the versions table follows the run without a reload: "queued" turned into "training"
+    assert "training" in {state for *_, state in seen}
     row = page.locator("table.versions tbody tr").first  # newest first
     assert row.locator("td").first.inner_text() == queued.group(1)
     assert row.locator("td.state").inner_text() == "ready"
@@ -70,3 +87,50 @@ def test_an_admin_sees_the_progress_bar_move_during_a_quick_run(admin_page, tmp_
     page.wait_for_selector("article.version-report .chart-curves svg")
     assert page.locator('.chart-curves circle[data-series="val_loss"]').count() == 4
     assert page.locator('.chart-histogram rect[data-series="model"]').count() > 0
+
+
+@pytest.fixture
+def guarded_page(make_version, live_server, django_user_model):
+    """Chromium on the dashboard of an admin, with an active version and a ready one worse than grey on photos."""
+    from tests.test_staff_activation_guard import report
+
+    django_user_model.objects.create_superuser("ada", password=PASSWORD)
+    active = make_version("v1", active=True, report=report("landscape", 24.0), photos_report=report("photos", 23.0))
+    worse = make_version("v2", report=report("landscape", 25.0), photos_report=report("photos", 21.5))
+    with chromium_logged_in(live_server.url, "ada", reverse("staff-dashboard")) as page:
+        yield page, active, worse
+
+
+def active_row(page) -> str:
+    """The version the dashboard's table marks active (the ORM cannot be used beside Playwright's event loop)."""
+    return page.locator("table.versions tr.active").get_attribute("data-version")
+
+
+def test_activating_a_worse_version_asks_first_and_rollback_too(guarded_page):
+    page, active, worse = guarded_page
+    assert active_row(page) == str(active.pk)
+    page.click(f'table.versions tr[data-version="{worse.pk}"] button:has-text("Activate")')
+    page.wait_for_selector("table.guard-figures")
+    assert page.title().startswith("Activate v2?")
+    assert "v2 is worse than grey on the everyday-photos test split" in page.inner_text("ul.concerns")
+    photos_psnr = page.locator('table.guard-figures tr[data-set="photos"][data-metric="psnr"]')
+    assert photos_psnr.locator("td.candidate").inner_text() == "21.50 (worse)"
+    assert photos_psnr.locator("td.active").inner_text() == "23.00"
+    assert photos_psnr.locator("td.grey").inner_text() == "22.00"
+    assert page.locator("table.guard-figures tbody tr").count() == 6  # 3 figures x 2 test splits
+    page.click('button:has-text("Activate v2 anyway")')
+    page.wait_for_selector(".messages")
+    assert "v2 is active" in page.inner_text(".messages")
+    assert active_row(page) == str(worse.pk)
+
+    page.click('button:has-text("Roll back to the previous version")')
+    page.wait_for_selector("table.guard-figures")
+    assert page.title().startswith("Roll back to v1?")
+    page.click('a:has-text("Keep v2")')  # changing one's mind changes nothing
+    page.wait_for_selector("table.versions")
+    assert active_row(page) == str(worse.pk)
+    page.click('button:has-text("Roll back to the previous version")')
+    page.click('button:has-text("Roll back to v1")')
+    page.wait_for_selector(".messages")
+    assert "v1 is active again" in page.inner_text(".messages")
+    assert active_row(page) == str(active.pk)

@@ -1,6 +1,7 @@
 """The dashboard shows the stored report's figures and pictures; leaderboards follow the stored scores."""
 
 import re
+import time
 
 import numpy as np
 import pytest
@@ -125,12 +126,29 @@ def test_a_run_in_progress_shows_its_progress_bar(role_clients, make_version):
     run = make_version(
         "run",
         state=ModelVersion.TRAINING,
-        progress={"stage": "epoch", "epoch": 2, "epochs_done": 2, "epochs": 4, "loss": 2.5, "val_loss": 3.0},
+        progress={
+            "stage": "epoch",
+            "epoch": 2,
+            "epochs_done": 2,
+            "epochs": 4,
+            "loss": 2.5,
+            "val_loss": 3.0,
+            # 10 s of loading and half of 40 s of training done: 30 % of the plan, in two minutes
+            "plan": {
+                "loading": 10,
+                "training": 40,
+                "validating": 10,
+                "evaluating:landscape": 20,
+                "evaluating:photos": 20,
+            },
+            "since": time.time() - 120,
+        },
     )
     html = role_clients["admin"].get(reverse("staff-dashboard")).content.decode()
     bar = section(html, "run")
     assert f'data-progress-url="{reverse("staff-version-progress", args=[run.pk])}"' in bar
-    assert 'value="0.435"' in bar
+    assert 'value="0.3"' in bar
+    assert "about 5 minutes left" in bar  # 70 % more at that pace: 280 s
     assert "epoch 2 of 4" in bar
     assert "2.500" in bar
     assert "3.000" in bar

@@ -93,14 +93,20 @@ def test_a_version_trained_from_the_page_colours_once_activated(real_training, r
     assert picture["Content-Type"] == "image/jpeg"
 
     # one click: the real colouring workers use the new version from their next photo, no restart
-    assert admin_client.post(reverse("staff-version-activate", args=[version.pk])).status_code == 302
+    # a tiny run is worse than grey: the guard asks first, and the explicit yes activates it
+    activate = reverse("staff-version-activate", args=[version.pk])
+    assert admin_client.post(activate).status_code == 200
+    assert ModelVersion.active() == shipped
+    assert admin_client.post(activate, {"confirm": "yes", "against": str(shipped.pk)}).status_code == 302
     assert ModelVersion.active() == version
     photo = colour_a_photo(users, 20)
     assert photo.model_version == version
     assert photo.model_name.startswith(f"{version.label} (")
 
     # and another brings the shipped model back
-    assert admin_client.post(reverse("staff-rollback")).status_code == 302
+    assert (
+        admin_client.post(reverse("staff-rollback"), {"confirm": "yes", "against": str(version.pk)}).status_code == 302
+    )
     assert ModelVersion.active() == shipped
     assert colour_a_photo(users, 21).model_version == shipped
     assert "Traceback" not in real_training.log("trainer")[log_start:]

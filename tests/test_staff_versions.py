@@ -232,6 +232,8 @@ class FakeEngine:
 
         self.evaluations.append((collection, max_examples, data))
         progress(0, 8)
+        version = ModelVersion.objects.get(directory__endswith=Path(model_dir).name)
+        self.fractions.append(progress_report(version)["fraction"])
         report = fake_report(8, collection=collection)
         (Path(model_dir) / REPORT_NAMES[collection]).write_text(json.dumps(report))
         return report
@@ -289,6 +291,9 @@ def test_a_run_ends_ready_without_touching_the_active_model(
     assert ModelVersion.active() == active
     assert engine.fractions == sorted(engine.fractions)
     assert 0 < engine.fractions[0] < engine.fractions[-1] < 1
+    # the last two are the test splits' evaluations: past training, with a share of the bar of their own
+    training_end, landscape, photos = engine.fractions[-3:]
+    assert training_end < landscape < photos
 
 
 def engine_root(engine):
@@ -405,6 +410,7 @@ def test_a_run_whose_process_died_is_marked_failed_at_once(make_version, tmp_pat
 
 def test_progress_shows_epochs_losses_and_time_left(make_version):
     version = make_version("run", state=ModelVersion.TRAINING)
+    plan = {"loading": 0, "training": 100, "validating": 0, "evaluating:landscape": 0, "evaluating:photos": 0}
     version.progress = {
         "stage": "batch",
         "epoch": 2,
@@ -414,11 +420,13 @@ def test_progress_shows_epochs_losses_and_time_left(make_version):
         "batches": 4,
         "loss": 2.5,
         "val_loss": 3.1,
-        "training_since": time.time() - 60,
+        "plan": plan,  # a run that is all training: the bar is the share of its epochs
+        "since": time.time() - 60,
     }
     report = progress_report(version)
-    assert report["fraction"] == pytest.approx(0.02 + 0.83 * 1.5 / 4, abs=1e-3)
+    assert report["fraction"] == pytest.approx(1.5 / 4, abs=1e-3)
     assert report["eta_seconds"] == pytest.approx(60 * 2.5 / 1.5, abs=2)  # 1.5 of 4 epochs took a minute
+    assert report["time_left"] == "about 2 minutes left"
     assert (report["epoch"], report["epochs"], report["loss"], report["val_loss"]) == (2, 4, 2.5, 3.1)
 
 
@@ -429,7 +437,8 @@ def test_the_progress_endpoint_returns_the_report(role_clients, make_version):
     data = role_clients["staff"].get(reverse("staff-version-progress", args=[version.pk])).json()
     assert data["state"] == "training"
     assert (data["epoch"], data["epochs"]) == (2, 4)
-    assert data["fraction"] == pytest.approx(0.02 + 0.83 / 2)
+    assert data["fraction"] == pytest.approx(progress_report(version)["fraction"])
+    assert 0 < data["fraction"] < 1
 
 
 # -- the training form ----------------------------------------------------------------------------------

@@ -37,19 +37,6 @@ def rmse_histogram(version, collection: str = "landscape"):
 
 
 @register.filter
-def duration(seconds) -> str:
-    """Seconds as '1 h 05 min', '4 min 10 s' or '12 s'."""
-    if seconds is None:
-        return ""
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds} s"
-
-
-@register.filter
 def thousands(number) -> str:
     """12345 -> '12,345'."""
     return f"{number:,}" if isinstance(number, int) else ""

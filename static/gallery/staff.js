@@ -1,17 +1,10 @@
 // The staff dashboard's live progress bar: polls each running version's progress and fills in
-// the bar, epoch x of y, the losses and the time left; reloads the page when the run ends so the
+// the bar, epoch x of y, the losses and the time left (in words); reloads the page when the run ends so the
 // new version's figures appear.  Plain JavaScript, no build step.
 (function () {
   "use strict";
   var POLL_MS = 1000;
   var FINAL = { ready: true, failed: true, cancelled: true };
-
-  function duration(seconds) {
-    if (seconds === null || seconds === undefined) return "";
-    if (seconds >= 3600) return Math.floor(seconds / 3600) + " h " + String(Math.floor(seconds % 3600 / 60)).padStart(2, "0") + " min";
-    if (seconds >= 60) return Math.floor(seconds / 60) + " min " + String(seconds % 60).padStart(2, "0") + " s";
-    return seconds + " s";
-  }
 
   function number(value) {
     return value === null || value === undefined ? "–" : value.toFixed(3);
@@ -31,8 +24,13 @@
     set(section, ".run-epoch", p.epochs ? "epoch " + p.epoch + " of " + p.epochs : "");
     set(section, ".run-loss", number(p.loss));
     set(section, ".run-val-loss", number(p.val_loss));
-    set(section, ".run-eta", p.eta_seconds !== null && p.eta_seconds !== undefined && p.stage !== "validating" && p.stage !== "evaluating"
-      ? "about " + duration(p.eta_seconds) + " of training left" : "");
+    set(section, ".run-eta", p.time_left || "");  // in words, over every phase left (gallery/staff_progress.py)
+    // the run's row in the versions table follows it too: "queued" becomes "training" without a reload
+    var cell = document.querySelector('table.versions tr[data-version="' + section.dataset.version + '"] td.state');
+    if (cell && !FINAL[p.state]) {
+      cell.textContent = p.state_label;
+      cell.className = "state state-" + p.state;
+    }
   }
 
   function poll(section) {
