@@ -12,6 +12,22 @@ urlpatterns = [
     path("photos/<uuid:photo_id>/delete/", views.photo_delete, name="gallery-photo-delete"),
     path("photos/<uuid:photo_id>/recolour/", views.photo_recolour, name="gallery-photo-recolour"),
     path("photos/<uuid:photo_id>/visibility/", views.photo_visibility, name="gallery-photo-visibility"),
+    # a photo's kept results (history): serve, make current, delete
+    path(
+        "photos/<uuid:photo_id>/colourings/<int:colouring_id>/files/<slug:kind>/",
+        views.colouring_file,
+        name="gallery-colouring-file",
+    ),
+    path(
+        "photos/<uuid:photo_id>/colourings/<int:colouring_id>/current/",
+        views.colouring_current,
+        name="gallery-colouring-current",
+    ),
+    path(
+        "photos/<uuid:photo_id>/colourings/<int:colouring_id>/delete/",
+        views.colouring_delete,
+        name="gallery-colouring-delete",
+    ),
     path("account/", account_views.account, name="account"),
     path("account/delete/", account_views.account_delete, name="account-delete"),
     path("account/api-token/", account_views.api_tokens, name="gallery-api-token"),
@@ -20,6 +36,7 @@ urlpatterns = [
     path("api/photos/status/", api.status, name="api-status"),
     path("api/photos/<uuid:photo_id>/", api.photo, name="api-photo"),
     path("api/photos/<uuid:photo_id>/download/<slug:kind>/", api.download, name="api-photo-download"),
+    path("api/usage/", api.usage, name="api-usage"),
     # staff: evaluation dashboard, training runs, activation and rollback, leaderboards (gallery/staff_views.py)
     path("staff/", staff_views.dashboard, name="staff-dashboard"),
     path("staff/train/", staff_views.train, name="staff-train"),
