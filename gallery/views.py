@@ -123,11 +123,7 @@ def photo_recolour(request, photo_id):
     if refused:
         messages.error(request, f"Not re-coloured: {refused.message}.")
     elif photo.recolour(working_size, strength):
-        messages.success(
-            request,
-            f"Re-colouring at working size {photo.working_size} with {photo.strength} colour; "
-            "the earlier result stays in the history below.",
-        )
+        messages.success(request, f"Re-colouring at working size {photo.working_size} with {photo.strength} colour.")
     else:
         work_budget.give_back(photo.owner_id, work_budget.cost(photo.width * photo.height, working_size))
         messages.error(request, "This photo is still being coloured; try again when it is done.")

@@ -2,6 +2,7 @@
 
 * photos.py: Photo and its queryset: what people upload, its files and how far its colouring has come.
 * colourings.py: Colouring: each coloured result of a photo, kept when it is coloured again.
+* stored_files.py: StoredFiles: a file of either reached by the name a page asks for, and its URL.
 * tokens.py: ApiToken: how a script signs in to the JSON API.
 * versions.py: ModelVersion: every colouring model the site knows, and which one is active.
 * usage.py: Usage: per-person counters for the storage quota and the hourly work budget.
@@ -11,7 +12,8 @@ from faults in gallery.recovery, sending work to the workers in gallery.enqueue.
 """
 
 from .colourings import Colouring
-from .photos import WORKING_SIZE_CHOICES, Photo, PhotoQuerySet, file_version
+from .photos import WORKING_SIZE_CHOICES, Photo, PhotoQuerySet
+from .stored_files import file_version
 from .tokens import ApiToken
 from .usage import Usage
 from .versions import ModelVersion

@@ -22,6 +22,7 @@ from django.utils import timezone
 from .. import quota
 from ..colour_controls import NATURAL, STRENGTH_CHOICES
 from ..storage import delete_files
+from .stored_files import StoredFiles
 
 # The fields a Colouring shares with its Photo: copied to the photo when it becomes current.
 SHARED_FIELDS = (
@@ -39,7 +40,7 @@ SHARED_FIELDS = (
 )
 
 
-class Colouring(models.Model):
+class Colouring(StoredFiles, models.Model):
     # Files a page may ask for by name (gallery.views.colouring_file) -> the field that holds each.
     FILE_KINDS = {"result": "result", "result-thumb": "result_thumb", "result-preview": "result_preview"}
 
@@ -110,19 +111,8 @@ class Colouring(models.Model):
 
     # -- reading ------------------------------------------------------------------------------------------
 
-    def file_field(self, kind: str):
-        field = self.FILE_KINDS.get(kind)
-        file = getattr(self, field) if field else None
-        return file if file else None
-
-    def file_url(self, kind: str, download: bool = False) -> str | None:
-        from .photos import file_version
-
-        file = self.file_field(kind)
-        if file is None:
-            return None
-        url = reverse("gallery-colouring-file", args=[self.photo_id, self.pk, kind]) + "?v=" + file_version(file.name)
-        return url + "&download=1" if download else url
+    def file_view_url(self, kind: str) -> str:
+        return reverse("gallery-colouring-file", args=[self.photo_id, self.pk, kind])
 
     @property
     def thumb_url(self) -> str | None:

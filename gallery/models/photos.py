@@ -39,6 +39,7 @@ from ..colour_controls import NATURAL, STRENGTH_CHOICES
 from ..failures import Failure
 from ..storage import delete_files, delete_folder
 from .colourings import SHARED_FIELDS, Colouring
+from .stored_files import StoredFiles
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class PhotoQuerySet(models.QuerySet):
         )
 
 
-class Photo(models.Model):
+class Photo(StoredFiles, models.Model):
     WAITING = "waiting"  # held back while its owner has enough photos in flight (gallery.fair_queue)
     QUEUED = "queued"
     RUNNING = "running"
@@ -493,19 +494,8 @@ class Photo(models.Model):
         """The automatic retry this failed photo waits for (when, which attempt, a sentence), or None."""
         return auto_retry.describe(self)
 
-    def file_field(self, kind: str):
-        """The FieldFile for a kind in FILE_KINDS, or None when there is no such file (yet)."""
-        field = self.FILE_KINDS.get(kind)
-        file = getattr(self, field) if field else None
-        return file if file else None
-
-    def file_url(self, kind: str, download: bool = False) -> str | None:
-        """URL of one of the photo's files; the version tag changes with the file, so it caches well."""
-        file = self.file_field(kind)
-        if file is None:
-            return None
-        url = reverse("gallery-photo-file", args=[self.pk, kind]) + "?v=" + file_version(file.name)
-        return url + "&download=1" if download else url
+    def file_view_url(self, kind: str) -> str:
+        return reverse("gallery-photo-file", args=[self.pk, kind])
 
     def download_name(self, kind: str) -> str:
         stem = PurePath(self.name).stem or "photo"
@@ -565,7 +555,3 @@ class Photo(models.Model):
             delete_files([name])
             raise OSError(errno.EIO, f"the storage kept {name} incomplete")
         return name
-
-
-def file_version(name: str) -> str:
-    return PurePath(name).stem.rsplit("-", 1)[-1]
