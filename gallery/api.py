@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from . import quota
 from .models import Photo
 from .photo_io import NO_FILES, WAITING_FOR_QUEUE, own_photo, serve_file, store_uploads, visible_photo
 from .query_forms import PageQuery, StatusQuery
@@ -130,3 +131,16 @@ def download(request, photo_id, kind):
     if not photo.file_field(kind):
         return JsonResponse({"error": f"no {kind} yet; the photo is {photo.get_status_display()}"}, status=404)
     return serve_file(request, photo, kind, download=True)
+
+
+@api_login_required
+@require_GET
+def usage(request):
+    """The bytes the user keeps against their quota (0: no quota), and the upload page's sentence about it."""
+    return JsonResponse(
+        {
+            "used_bytes": quota.used(request.user.pk),
+            "quota_bytes": settings.COLORSITE_QUOTA_BYTES,
+            "line": quota.usage_line(request.user.pk),
+        }
+    )

@@ -10,7 +10,7 @@ from django.conf import settings
 from ml.images import InvalidImage
 from ml.inference import MAX_WORKING_SIZE, MIN_WORKING_SIZE
 
-from . import imaging
+from . import colour_controls, imaging
 
 
 def megabytes(n: int) -> str:
@@ -51,11 +51,18 @@ class PhotoFileForm(forms.Form):
 
 
 class RecolourForm(forms.Form):
+    """The re-colour choices (gallery.colour_controls); a form without a strength asks for "natural"."""
+
     working_size = forms.IntegerField(
-        min_value=MIN_WORKING_SIZE,
-        max_value=MAX_WORKING_SIZE,
-        help_text="the size the model sees; larger keeps finer colour detail, slower",
+        min_value=MIN_WORKING_SIZE, max_value=MAX_WORKING_SIZE, help_text=colour_controls.WORKING_SIZE_HELP
     )
+    strength = forms.ChoiceField(choices=colour_controls.STRENGTH_CHOICES, required=False)
+
+    def clean_strength(self) -> str:
+        return self.cleaned_data.get("strength") or colour_controls.NATURAL
+
+    def error_message(self) -> str:
+        return "; ".join(str(error) for errors in self.errors.values() for error in errors)
 
 
 class VisibilityForm(forms.Form):

@@ -15,7 +15,7 @@ from django.utils.datastructures import MultiValueDict
 
 from .forms import PhotoFileForm
 from .limits import Allowance
-from .models import Photo, file_version
+from .models import Colouring, Photo, file_version
 from .query_forms import FileQuery
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,13 @@ def own_photo(request, photo_id) -> Photo:
 def visible_photo(request, photo_id) -> Photo:
     """A photo the request user may look at: their own or a public one; otherwise 404."""
     return get_object_or_404(Photo.objects.visible_to(request.user), pk=photo_id)
+
+
+def own_colouring(request, photo_id, colouring_id) -> Colouring:
+    """One kept result of the request user's photo (gallery.models.colourings), or 404."""
+    return get_object_or_404(
+        Colouring.objects.select_related("photo"), pk=colouring_id, photo_id=photo_id, photo__owner=request.user
+    )
 
 
 def store_uploads(request) -> tuple[list[Photo], list[tuple[str, str]], Allowance]:
@@ -73,14 +80,16 @@ def store_uploads(request) -> tuple[list[Photo], list[tuple[str, str]], Allowanc
     return photos, rejected, allowance
 
 
-def serve_file(request, photo: Photo, kind: str, *, download: bool) -> FileResponse:
+def serve_file(request, photo: Photo | Colouring, kind: str, *, download: bool) -> FileResponse:
+    """A photo's file, or a kept result's (Colouring has the same file_field and download_name)."""
     file = photo.file_field(kind)
     if file is None:
         raise Http404("no such file for this photo")
     try:
         opened = file.open("rb")
     except FileNotFoundError:  # the storage lost it (a restored backup, a volume not mounted): not a 500
-        log.error("photo %s names %s, which the storage does not have", photo.pk, file.name)
+        owner_photo = getattr(photo, "photo_id", photo.pk)  # a Colouring names its photo
+        log.error("photo %s names %s, which the storage does not have", owner_photo, file.name)
         raise Http404("the file is missing") from None
     response = FileResponse(opened, as_attachment=download, filename=photo.download_name(kind) if download else "")
     # A versioned URL never changes content (a re-colour writes a new name), so it caches for good.

@@ -10,8 +10,10 @@ reservation is given back when what it was for goes away:
 * an upload refused after its reservation (not an image, the storage failed): gallery.limits;
 * a photo deleted, by its owner, the admin or with its account: ``release_deleted_photo``
   (a pre_delete signal, inside the deletion's transaction);
-* a result: Photo._finish reserves the difference between the new result's bytes and the old
-  one's before it records the result, and gives it back if the photo went away meanwhile.
+* a result: Photo._finish reserves the new result's bytes before it records the result (the
+  earlier results are kept, gallery.models.colourings), and gives them back if the photo went away
+  meanwhile; ``Photo.result_bytes`` counts all of a photo's kept results;
+* one kept result deleted by its owner: Colouring.delete_with_files gives back its own bytes.
 
 The counter is kept with no quota set too (COLORSITE_QUOTA_BYTES=0), so setting one later starts
 from the truth.  Migration 0007 (fair_use_usage_and_waiting) initialised the rows from the photos that existed then.
@@ -23,6 +25,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import F
 from django.db.models.functions import Greatest
+from django.template.defaultfilters import filesizeformat
 
 from .forms import megabytes
 from .models.usage import Usage
@@ -49,6 +52,11 @@ def release(user_id, size: int) -> None:
 
 def used(user_id) -> int:
     return Usage.objects.filter(user_id=user_id).values_list("bytes_used", flat=True).first() or 0
+
+
+def usage_line(user_id) -> str:
+    """The upload page's sentence about the quota, also sent by /api/usage/ so the page can update it."""
+    return f"Your photos use {filesizeformat(used(user_id))} of your {filesizeformat(settings.COLORSITE_QUOTA_BYTES)}."
 
 
 def refusal_message(user_id, size: int) -> str:

@@ -39,7 +39,9 @@ def share_page(request, key):
         "result": link.file_url("result", download=True),
         "original": link.file_url("original", download=True),
     }
-    return _unlisted(render(request, "gallery/share.html", {"photo": photo, "urls": urls}))
+    # the compare's "Zoom to 100 %" loads these: the current result and the original at full size
+    full_urls = {"after": link.file_url("result"), "original": link.file_url("original")}
+    return _unlisted(render(request, "gallery/share.html", {"photo": photo, "urls": urls, "full_urls": full_urls}))
 
 
 @require_GET

@@ -18,6 +18,22 @@ urlpatterns = [
     path("photos/<uuid:photo_id>/share/revoke/", share_views.share_revoke, name="gallery-photo-share-revoke"),
     path("s/<slug:key>/", share_views.share_page, name="gallery-share"),
     path("s/<slug:key>/files/<slug:kind>/", share_views.share_file, name="gallery-share-file"),
+    # a photo's kept results (history): serve, make current, delete
+    path(
+        "photos/<uuid:photo_id>/colourings/<int:colouring_id>/files/<slug:kind>/",
+        views.colouring_file,
+        name="gallery-colouring-file",
+    ),
+    path(
+        "photos/<uuid:photo_id>/colourings/<int:colouring_id>/current/",
+        views.colouring_current,
+        name="gallery-colouring-current",
+    ),
+    path(
+        "photos/<uuid:photo_id>/colourings/<int:colouring_id>/delete/",
+        views.colouring_delete,
+        name="gallery-colouring-delete",
+    ),
     path("account/", account_views.account, name="account"),
     path("account/delete/", account_views.account_delete, name="account-delete"),
     path("account/api-token/", account_views.api_tokens, name="gallery-api-token"),
@@ -26,6 +42,7 @@ urlpatterns = [
     path("api/photos/status/", api.status, name="api-status"),
     path("api/photos/<uuid:photo_id>/", api.photo, name="api-photo"),
     path("api/photos/<uuid:photo_id>/download/<slug:kind>/", api.download, name="api-photo-download"),
+    path("api/usage/", api.usage, name="api-usage"),
     # staff: evaluation dashboard, training runs, activation and rollback, leaderboards (gallery/staff_views.py)
     path("staff/", staff_views.dashboard, name="staff-dashboard"),
     path("staff/train/", staff_views.train, name="staff-train"),

@@ -11,11 +11,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ml.inference import DEFAULT_WORKING_SIZE
 
-from . import work_budget
+from . import colour_controls, quota, work_budget
 from .forms import RecolourForm, VisibilityForm
 from .limits import Allowance
 from .models import WORKING_SIZE_CHOICES, Photo
-from .photo_io import NO_FILES, WAITING_FOR_QUEUE, own_photo, serve_file, store_uploads, visible_photo
+from .photo_io import NO_FILES, WAITING_FOR_QUEUE, own_colouring, own_photo, serve_file, store_uploads, visible_photo
 from .query_forms import FileQuery, PageQuery
 
 
@@ -47,6 +47,7 @@ def upload(request):
             "max_bytes": settings.COLORSITE_MAX_UPLOAD_BYTES,
             "max_megapixels": settings.COLORSITE_MAX_PIXELS // 1_000_000,
             "allowance": Allowance(request.user),
+            "quota_line": quota.usage_line(request.user.pk),
         },
     )
 
@@ -69,15 +70,23 @@ def public_list(request):
 @require_GET
 def photo_detail(request, photo_id):
     photo = visible_photo(request, photo_id)
+    is_owner = photo.owner_id == request.user.id
+    sizes = sorted({*WORKING_SIZE_CHOICES, photo.working_size})
     return render(
         request,
         "gallery/detail.html",
         {
             "photo": photo,
             "urls": photo.to_dict()["urls"],
-            "is_owner": photo.owner_id == request.user.id,
-            "working_sizes": sorted({*WORKING_SIZE_CHOICES, photo.working_size}),
-            "default_working_size": DEFAULT_WORKING_SIZE,
+            "full_urls": {"after": photo.file_url("result"), "original": photo.file_url("original")},
+            "is_owner": is_owner,
+            "working_sizes": [(size, colour_controls.size_label(size, DEFAULT_WORKING_SIZE)) for size in sizes],
+            "working_size_help": colour_controls.WORKING_SIZE_HELP,
+            "strengths": [
+                (value, label, colour_controls.STRENGTH_HELP[value])
+                for value, label in colour_controls.STRENGTH_CHOICES
+            ],
+            "history": photo.colourings.select_related("photo") if is_owner else (),
         },
     )
 
@@ -107,14 +116,14 @@ def photo_recolour(request, photo_id):
     photo = own_photo(request, photo_id)
     form = RecolourForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(str(error) for error in form.errors["working_size"]))
+        messages.error(request, form.error_message())
         return redirect(photo)
-    working_size = form.cleaned_data["working_size"]
+    working_size, strength = form.cleaned_data["working_size"], form.cleaned_data["strength"]
     refused = work_budget.charge_recolour(photo, working_size)
     if refused:
         messages.error(request, f"Not re-coloured: {refused.message}.")
-    elif photo.recolour(working_size):
-        messages.success(request, f"Re-colouring at working size {photo.working_size}.")
+    elif photo.recolour(working_size, strength):
+        messages.success(request, f"Re-colouring at working size {photo.working_size} with {photo.strength} colour.")
     else:
         work_budget.give_back(photo.owner_id, work_budget.cost(photo.width * photo.height, working_size))
         messages.error(request, "This photo is still being coloured; try again when it is done.")
@@ -130,3 +139,37 @@ def photo_visibility(request, photo_id):
     photo.set_public(form.cleaned_data["is_public"])
     messages.success(request, "The photo is public now." if photo.is_public else "The photo is private now.")
     return redirect(photo)
+
+
+# -- the kept results of a photo (gallery.models.colourings), for its owner only ----------------------------
+
+
+@login_required
+@require_GET
+def colouring_file(request, photo_id, colouring_id, kind):
+    colouring = own_colouring(request, photo_id, colouring_id)
+    return serve_file(request, colouring, kind, download=FileQuery.values(request)["download"] == "1")
+
+
+@login_required
+@require_POST
+def colouring_current(request, photo_id, colouring_id):
+    colouring = own_colouring(request, photo_id, colouring_id)
+    if colouring.make_current():
+        messages.success(
+            request, f"Showing the result at working size {colouring.working_size} with {colouring.strength} colour."
+        )
+    else:
+        messages.error(request, "This photo is being coloured; choose a result again when it is done.")
+    return redirect(colouring.photo)
+
+
+@login_required
+@require_POST
+def colouring_delete(request, photo_id, colouring_id):
+    colouring = own_colouring(request, photo_id, colouring_id)
+    if colouring.delete_with_files():
+        messages.success(request, "Deleted that result; its storage is free again.")
+    else:
+        messages.error(request, "That result is the one shown now: choose another one first, or delete the photo.")
+    return redirect(colouring.photo)

@@ -137,11 +137,16 @@ class Colorizer:
     # -- whole images ----------------------------------------------------------------------------
 
     def predict_ab(
-        self, l: np.ndarray, *, working_size: int | None = None, temperature: float | None = None
+        self,
+        l: np.ndarray,
+        *,
+        working_size: int | None = None,
+        temperature: float | None = None,
+        saturation: float | None = None,
     ) -> np.ndarray:
-        """ab (H, W, 2) in Lab units for a full-resolution L plane (H, W)."""
+        """ab (H, W, 2) in Lab units for a full-resolution L plane (H, W); ``saturation`` overrides the model's."""
         grid, small_size = self.grid_for(l, working_size=working_size)
-        return self.ab_from_grid(grid, small_size, l.shape, temperature=temperature)
+        return self.ab_from_grid(grid, small_size, l.shape, temperature=temperature, saturation=saturation)
 
     def grid_for(self, l: np.ndarray, *, working_size: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
         """Network output for a full-resolution L plane, and the (width, height) it was predicted at."""
@@ -170,14 +175,19 @@ class Colorizer:
         return np.stack([_resize_plane(ab_grid[..., c], (width, height), box) for c in range(2)], axis=-1)
 
     def colorize_array(
-        self, pixels: np.ndarray, *, working_size: int | None = None, temperature: float | None = None
+        self,
+        pixels: np.ndarray,
+        *,
+        working_size: int | None = None,
+        temperature: float | None = None,
+        saturation: float | None = None,
     ) -> np.ndarray:
         """uint8 RGB (H, W, 3) or grey (H, W) -> coloured uint8 RGB (H, W, 3); its L is kept."""
         pixels = np.asarray(pixels, np.uint8)
         if pixels.ndim == 2:
             pixels = np.repeat(pixels[..., None], 3, axis=-1)
         l = color.fast_rgb_to_l(pixels)
-        ab = self.predict_ab(l, working_size=working_size, temperature=temperature)
+        ab = self.predict_ab(l, working_size=working_size, temperature=temperature, saturation=saturation)
         return color.fast_merge_l_ab(l, ab)
 
     def colorize(
@@ -186,6 +196,7 @@ class Colorizer:
         *,
         working_size: int | None = None,
         temperature: float | None = None,
+        saturation: float | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> Image.Image:
         """Colour a PIL image, path, bytes or file; returns RGB at the (EXIF-oriented) input size.
@@ -199,7 +210,9 @@ class Colorizer:
 
             image = to_8bit(image)
         rgb = np.asarray(image.convert("RGB"))
-        return Image.fromarray(self.colorize_array(rgb, working_size=working_size, temperature=temperature))
+        return Image.fromarray(
+            self.colorize_array(rgb, working_size=working_size, temperature=temperature, saturation=saturation)
+        )
 
 
 def check_working_size(size: int) -> int:

@@ -122,14 +122,18 @@ class FakeColorizer:
 
     family = "fake"
     AB = (18.0, 30.0)
+    saturation = 0.9  # "the model's calibrated saturation": the colour strength multiplies it
 
     def __init__(self):
         self.calls = []
+        self.saturations = []  # the saturation each call asked for (None: the model's own)
 
-    def colorize_array(self, pixels, *, working_size=None, temperature=None):
+    def colorize_array(self, pixels, *, working_size=None, temperature=None, saturation=None):
         self.calls.append((pixels.shape, working_size))
+        self.saturations.append(saturation)
         l = color.fast_rgb_to_l(np.asarray(pixels, np.uint8))
-        ab = np.broadcast_to(np.asarray(self.AB, np.float32), l.shape + (2,))
+        scale = self.saturation if saturation is None else saturation
+        ab = np.broadcast_to(np.asarray(self.AB, np.float32) * np.float32(scale), l.shape + (2,))
         return color.fast_merge_l_ab(l, ab)
 
 

@@ -86,6 +86,12 @@ def photo(w):
     return {"photo_id": w.private.pk}
 
 
+def kept(w, photo=None):
+    """A kept result (Colouring) of the private photo, or of ``photo``."""
+    photo = photo or w.private
+    return {"photo_id": photo.pk, "colouring_id": photo.colourings.first().pk}
+
+
 def version(w):
     return {"version_id": w.version.pk}
 
@@ -176,6 +182,23 @@ MATRIX: dict[str, list[Case]] = {
         ),
         Case("GET", each(LOGIN, 405)),
     ],
+    # -- a photo's kept results (gallery/models/colourings.py): its owner's only, even when the photo is public --
+    "gallery-colouring-file": [
+        Case(
+            "GET",
+            each(LOGIN, 200, 404),
+            kwargs=lambda w, kind=kind: dict(kept(w), kind=kind),
+            label=kind,
+        )
+        for kind in ("result", "result-thumb", "result-preview")
+    ]
+    + [
+        Case("GET", each(LOGIN, 404), kwargs=lambda w: dict(kept(w), kind="original"), label="not-a-result"),
+        Case("GET", each(LOGIN, 200, 404), kwargs=lambda w: dict(kept(w, w.public), kind="result"), label="public"),
+    ],
+    # the one kept result is the current one: the owner is sent back with a message, nothing is deleted
+    "gallery-colouring-current": [Case("POST", OWNER_ONLY, kwargs=kept), Case("GET", each(LOGIN, 405), kwargs=kept)],
+    "gallery-colouring-delete": [Case("POST", OWNER_ONLY, kwargs=kept), Case("GET", each(LOGIN, 405), kwargs=kept)],
     # -- the account pages (gallery/account_views.py) --------------------------------------------------------
     "account": [
         Case("GET", PAGE),
@@ -195,6 +218,7 @@ MATRIX: dict[str, list[Case]] = {
     ],
     # -- the JSON API (gallery/api.py): 401 instead of a login page ----------------------------------------------
     "api-photos": [Case("GET", each(401, 200)), Case("POST", each(401, 201), data=png), Case("PUT", each(401, 405))],
+    "api-usage": [Case("GET", each(401, 200)), Case("POST", each(401, 405))],
     "api-status": [Case("GET", each(200, 200), query="?ids={private},{public}"), Case("POST", each(405, 405))],
     "api-photo": [
         Case("GET", each(404, 200, 404), kwargs=photo),

@@ -107,10 +107,10 @@ def recolour(client, photo, size):
 
 def test_re_colouring_is_charged_by_working_size(owner_client, users, settings, done_photo):
     settings.COLORSITE_WORK_PER_HOUR = 10
-    assert recolour(owner_client, done_photo, 512) == ["Re-colouring at working size 512."]
+    assert recolour(owner_client, done_photo, 512) == ["Re-colouring at working size 512 with natural colour."]
     assert work_used(users.owner) == 4
     Photo.objects.filter(pk=done_photo.pk).update(status=Photo.DONE)
-    assert recolour(owner_client, done_photo, 512) == ["Re-colouring at working size 512."]
+    assert recolour(owner_client, done_photo, 512) == ["Re-colouring at working size 512 with natural colour."]
     Photo.objects.filter(pk=done_photo.pk).update(status=Photo.DONE)
     assert recolour(owner_client, done_photo, 512) == [
         "Not re-coloured: colouring this photo (1.0 megapixels at working size 512) needs 4 units of work and "
@@ -141,7 +141,7 @@ def test_the_budget_is_whole_again_an_hour_after_the_window_began(owner_client, 
     recolour(owner_client, done_photo, 512)
     Usage.objects.filter(user=users.owner).update(work_window=timezone.now() - timedelta(minutes=61), work_used=10)
     Photo.objects.filter(pk=done_photo.pk).update(status=Photo.DONE)
-    assert recolour(owner_client, done_photo, 512) == ["Re-colouring at working size 512."]
+    assert recolour(owner_client, done_photo, 512) == ["Re-colouring at working size 512 with natural colour."]
     assert work_used(users.owner) == 4
 
 
@@ -156,4 +156,4 @@ def test_the_budget_is_per_person(users, settings, done_photo, image_bytes):
 
 def test_zero_means_no_budget(owner_client, users, settings, done_photo):
     settings.COLORSITE_WORK_PER_HOUR = 0
-    assert recolour(owner_client, done_photo, 2048) == ["Re-colouring at working size 2048."]
+    assert recolour(owner_client, done_photo, 2048) == ["Re-colouring at working size 2048 with natural colour."]

@@ -88,7 +88,7 @@ def test_a_refused_file_keeps_nothing_reserved(owner_client, users, media_root, 
 
 
 @pytest.mark.django_db
-def test_a_result_counts_and_a_re_colour_counts_only_its_difference(users, media_root, fake_colorizer):
+def test_a_result_counts_and_a_re_colour_counts_too_as_the_earlier_result_is_kept(users, media_root, fake_colorizer):
     photo = Photo.create_from_upload(users.owner, "grey.png", Image.fromarray(make_photo(120, 90)), "PNG", 1000)
     assert quota.reserve(users.owner.pk, 1000)  # what the upload request reserved
     colorize_photo(str(photo.pk))
@@ -96,9 +96,11 @@ def test_a_result_counts_and_a_re_colour_counts_only_its_difference(users, media
     names = [photo.result.name, photo.result_thumb.name, photo.result_preview.name]
     assert photo.result_bytes == sum((media_root / name).stat().st_size for name in names)
     assert used(users.owner) == 1000 + photo.result_bytes
+    first = photo.result_bytes
     assert photo.recolour(512)
     colorize_photo(str(photo.pk))
     photo.refresh_from_db()
+    assert photo.result_bytes > first  # both results are kept (gallery.models.colourings)
     assert used(users.owner) == 1000 + photo.result_bytes
 
 

@@ -165,3 +165,13 @@ def test_saturation_scales_the_decoded_chroma(colorizer):
 
 def test_the_saturation_comes_from_the_model_record(colorizer):
     assert colorizer.saturation == colorizer.info.get("saturation", 1.0)
+
+
+def test_a_saturation_passed_to_colorize_reaches_the_decode(colorizer):
+    """The site's colour strength (gallery.colour_strength) travels through colorize_array to decode."""
+    rgb = landscape_photo(0)
+    l = color.fast_rgb_to_l(rgb)
+    plain = colorizer.predict_ab(l, working_size=128, saturation=1.0)
+    assert np.allclose(colorizer.predict_ab(l, working_size=128, saturation=1.3), 1.3 * plain, atol=1e-3)
+    muted = colorizer.colorize_array(rgb, working_size=128, saturation=0.0)
+    assert np.abs(muted.astype(int) - muted[..., :1].astype(int)).max() <= 1  # no chroma left: grey

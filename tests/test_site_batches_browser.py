@@ -93,10 +93,13 @@ def test_a_share_link_is_copied_with_its_button_and_opens_for_a_visitor(live_ser
         visitor = page.context.browser.new_context().new_page()  # no cookies: not signed in
         visitor.goto(link)
         assert visitor.inner_text("main h1") == "harbour.png"
-        after = visitor.locator(".slider img.after")
+        after = visitor.locator(".compare img.after")  # the photo page's compare widget (_compare.html)
         visitor.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=after.element_handle())
-        visitor.locator(".slider .handle").fill("30")
-        assert visitor.locator(".slider").evaluate("s => s.style.getPropertyValue('--pos')") == "30%"
+        visitor.locator(".compare .divider").focus()
+        visitor.keyboard.press("PageDown")
+        visitor.keyboard.press("PageDown")
+        assert visitor.locator(".compare .divider").get_attribute("aria-valuenow") == "30"
+        assert visitor.locator(".compare").evaluate("s => s.style.getPropertyValue('--pos')") == "30%"
         with visitor.expect_download() as info:
             visitor.click(".download-result")
         assert info.value.suggested_filename == "harbour-coloured.png"

@@ -74,14 +74,61 @@ def logged_in_page(live_server, django_user_model):
         yield page
 
 
-def test_a_person_uploads_a_photo_and_watches_it_get_coloured(real_workers, real_media, logged_in_page, tmp_path):
+def padded_png(rgb, padding_bytes: int) -> bytes:
+    """A PNG carrying ``padding_bytes`` of text in a tEXt chunk: a big upload of a small picture.
+
+    The site re-encodes what it stores, so the padding only makes the bytes take a while to go up.
+    """
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("padding", "x" * padding_bytes)
+    return encode_image(rgb, "PNG", pnginfo=info)
+
+
+# Records, in the page, every upload progress value the status lines showed and whether a bar appeared.
+WATCH_PROGRESS = """() => {
+  window.sent = []; window.sawBar = false;
+  new MutationObserver(changes => changes.forEach(change => {
+    if (change.attributeName === "data-sent") window.sent.push(Number(change.target.dataset.sent));
+    change.addedNodes.forEach(node => {
+      if (node.querySelector && node.querySelector("progress")) window.sawBar = true;
+    });
+  })).observe(document.getElementById("upload-status"), { subtree: true, childList: true, attributes: true });
+}"""
+
+
+def test_a_person_uploads_a_photo_and_watches_it_get_coloured(
+    real_workers, real_media, logged_in_page, settings, tmp_path
+):
+    settings.COLORSITE_QUOTA_BYTES = 200 * 1024 * 1024  # so the page has a quota line to keep current
     photo_path = tmp_path / "grandma.png"
-    photo_path.write_bytes(encode_image(real_grey_photo(3, 480)))
+    photo_path.write_bytes(padded_png(real_grey_photo(3, 480), 3 * 1024 * 1024))
     page = logged_in_page
+    page.reload()
+    quota_line = page.locator("#quota-line")
+    assert quota_line.inner_text() == "Your photos use 0\xa0bytes of your 200.0\xa0MB."
+    # A slow link (DevTools' throttling): 3 MB take a few seconds to go up, so progress shows in steps.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 1024 * 1024},
+    )
+    page.evaluate(WATCH_PROGRESS)
     page.evaluate("window.noReload = true")  # gone if the page reloads
     page.set_input_files("#file-input", str(photo_path))
     page.wait_for_selector("#upload-status li.accepted")
-    assert page.inner_text("#upload-status li.accepted") == "grandma.png: queued for colouring"
+    sent = page.evaluate("window.sent")
+    assert page.evaluate("window.sawBar") is True
+    assert any(0 < value < 100 for value in sent), sent  # the bar moved while the bytes went up
+    assert sent[-1] == 100
+    assert sent == sorted(sent)
+    line = page.locator("#upload-status li.accepted")
+    assert line.locator("progress").count() == 0  # the bar gives way to the photo's status
+    assert line.inner_text() == "grandma.png: queued"
+    page.wait_for_function("el => !el.textContent.includes(' 0\xa0bytes')", arg=quota_line.element_handle())
+    after_upload = quota_line.inner_text()
 
     card = page.locator('#recent .card[data-status="done"]')
     card.wait_for(timeout=300_000)
@@ -89,16 +136,19 @@ def test_a_person_uploads_a_photo_and_watches_it_get_coloured(real_workers, real
     assert "/files/result-thumb/" in thumb.get_attribute("src")
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
     assert card.locator(".status").inner_text() == "done"
+    page.wait_for_selector('#upload-status li[data-status="done"]')  # the status line followed it live
+    assert line.inner_text() == "grandma.png: done"
+    page.wait_for_function("([el, was]) => el.textContent !== was", arg=[quota_line.element_handle(), after_upload])
     assert page.evaluate("window.noReload") is True  # the coloured thumbnail came without a reload
 
     card.locator("a").click()
-    page.wait_for_selector(".slider:not(.waiting) img.after")
-    after = page.locator(".slider img.after").first
+    page.wait_for_selector(".compare:not(.waiting) img.after")
+    after = page.locator(".compare img.after").first
     assert "/files/result-preview/" in after.get_attribute("src")
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=after.element_handle())
-    handle = page.locator(".slider .handle").first
-    handle.fill("20")
-    assert page.locator(".slider").first.evaluate("s => s.style.getPropertyValue('--pos')") == "20%"
+    page.locator(".compare .divider").first.focus()
+    page.keyboard.press("Home")
+    assert page.locator(".compare").first.evaluate("s => s.style.getPropertyValue('--pos')") == "0%"
     assert page.locator(".download-result").is_visible()
     page.screenshot(path=str(tmp_path / "detail.png"))
 

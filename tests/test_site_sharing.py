@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
-from gallery.models import Photo, ShareLink
+from gallery.models import Photo, ShareLink, file_version
 from gallery.tasks import colorize_photo
 from tests.site_fixtures import make_photo
 
@@ -84,7 +84,8 @@ def test_a_photo_not_coloured_yet_shows_its_upload_and_offers_the_original(users
     html = Client().get(reverse("gallery-share", args=[link.key])).content.decode()
     assert "not coloured yet" in html
     assert "download-result" not in html
-    assert f"/s/{link.key}/files/original/?download=1" in html
+    # versioned like the photo page's links (ShareLink.file_url), as an attachment
+    assert f"/s/{link.key}/files/original/?v={file_version(photo.original.name)}&amp;download=1" in html
 
 
 def test_a_revoked_link_is_404_for_the_page_and_every_file(owner_client, photo):

@@ -165,8 +165,8 @@ def test_the_public_gallery_shows_only_public_photos(client, users, photo):
 def test_the_detail_page_has_the_slider_and_downloads_once_done(owner_client, done_photo):
     response = owner_client.get(reverse("gallery-photo", args=[done_photo.pk]))
     html = response.content.decode()
-    assert 'class="slider"' in html
-    assert 'type="range"' in html
+    assert 'class="compare"' in html
+    assert 'role="slider"' in html
     assert done_photo.file_url("result-preview") in html
     assert done_photo.file_url("preview") in html
     assert done_photo.file_url("result", download=True).replace("&", "&amp;") in html

@@ -1,6 +1,8 @@
 """The gallery's models, one module per aggregate.
 
 * photos.py: Photo and its queryset: what people upload, its files and how far its colouring has come.
+* colourings.py: Colouring: each coloured result of a photo, kept when it is coloured again.
+* stored_files.py: StoredFiles: a file of either reached by the name a page asks for, and its URL.
 * tokens.py: ApiToken: how a script signs in to the JSON API.
 * shares.py: ShareLink: the unlisted link that shows one photo to whoever holds it.
 * versions.py: ModelVersion: every colouring model the site knows, and which one is active.
@@ -10,8 +12,10 @@ Behaviour that spans rows lives beside them: training runs in gallery.training_r
 from faults in gallery.recovery, sending work to the workers in gallery.enqueue.
 """
 
-from .photos import WORKING_SIZE_CHOICES, Photo, PhotoQuerySet, file_version
+from .colourings import Colouring
+from .photos import WORKING_SIZE_CHOICES, Photo, PhotoQuerySet
 from .shares import ShareLink
+from .stored_files import file_version
 from .tokens import ApiToken
 from .usage import Usage
 from .versions import ModelVersion
@@ -19,6 +23,7 @@ from .versions import ModelVersion
 __all__ = [
     "WORKING_SIZE_CHOICES",
     "ApiToken",
+    "Colouring",
     "ModelVersion",
     "Photo",
     "PhotoQuerySet",

@@ -34,9 +34,12 @@ from ml.images import InvalidImage, open_image
 # The engine's default render size; ml.inference imports Keras only when a Colorizer is built.
 from ml.inference import DEFAULT_WORKING_SIZE
 
-from .. import auto_retry, enqueue, failures, fair_queue, imaging, quota
+from .. import auto_retry, colour_controls, enqueue, failures, fair_queue, imaging, quota
+from ..colour_controls import NATURAL, STRENGTH_CHOICES
 from ..failures import Failure
 from ..storage import delete_files, delete_folder
+from .colourings import SHARED_FIELDS, Colouring
+from .stored_files import StoredFiles
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ class PhotoQuerySet(models.QuerySet):
         )
 
 
-class Photo(models.Model):
+class Photo(StoredFiles, models.Model):
     WAITING = "waiting"  # held back while its owner has enough photos in flight (gallery.fair_queue)
     QUEUED = "queued"
     RUNNING = "running"
@@ -142,10 +145,14 @@ class Photo(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     upload_bytes = models.PositiveBigIntegerField()
-    result_bytes = models.PositiveBigIntegerField(default=0, help_text="bytes of the result and its renditions")
+    result_bytes = models.PositiveBigIntegerField(
+        default=0, help_text="bytes of every kept result (current and earlier) and their renditions"
+    )
     source_format = models.CharField(max_length=10, blank=True)
     has_colour = models.BooleanField(default=False, help_text="the upload was already in colour")
     working_size = models.PositiveSmallIntegerField(default=DEFAULT_WORKING_SIZE)
+    # gallery.colour_controls: the strength the next (or current) colouring uses.
+    strength = models.CharField(max_length=10, choices=STRENGTH_CHOICES, default=NATURAL)
 
     # Names in default_storage, all chosen by us: photos/<id>/<kind>-<random>.<ext>.
     original = models.FileField(max_length=255, editable=False)
@@ -263,11 +270,14 @@ class Photo(models.Model):
         They are what a run that failed or was killed wrote before it could record its result
         (a result without its thumbnail, a temporary file).  Call only while holding the photo
         (running, claimed by this caller, or left by a dead worker): then no live run is writing.
+        The files of the earlier results the photo keeps (Colouring rows) are kept too.
         """
         fresh = Photo.objects.filter(pk=self.pk).values(*self.FILE_KINDS.values()).first()
         if fresh is None:
             return
         keep = {name for name in fresh.values() if name}
+        for row in Colouring.objects.filter(photo_id=self.pk).values_list(*Colouring.FILE_KINDS.values()):
+            keep.update(name for name in row if name)
         folder = f"photos/{self.pk}"
         try:
             _, files = default_storage.listdir(folder)
@@ -297,7 +307,11 @@ class Photo(models.Model):
             self.fail(failures.ORIGINAL_MISSING)
             return
         source = imaging.grey_version(rgb) if self.has_colour else rgb
-        coloured = colorizer.colorize_array(source, working_size=self.working_size)
+        coloured = colorizer.colorize_array(
+            source,
+            working_size=self.working_size,
+            saturation=colour_controls.saturation(colorizer, self.strength),
+        )
         scores = imaging.closeness(coloured, rgb) if self.has_colour else {}
         image = Image.fromarray(coloured)
         data, ext = imaging.encode(image, lossless=PurePath(original).suffix == ".png")
@@ -316,24 +330,22 @@ class Photo(models.Model):
         model_name: str,
         model_version: ModelVersion | None = None,
     ) -> None:
-        """Point the row at the new files and mark it done, then delete the files they replace.
+        """Point the row at the new files, keep them as a Colouring beside the earlier ones, mark it done.
 
         The UPDATE is conditional on the photo still running: if its owner deleted it (or a
         reclaim took it over) while we were colouring, the row is gone or not ours, and the files
         we just wrote are removed instead of being left behind.  The result's bytes are reserved in
-        the owner's quota first (only what it adds to the result it replaces); a result that does
-        not fit is removed and the photo fails with a reason that says so.
+        the owner's quota first (all of them: the earlier results are kept, gallery.models.colourings);
+        a result that does not fit is removed and the photo fails with a reason that says so.
         """
-        old = [getattr(self, field).name for field in names]
-        result_bytes = quota.stored_size(names.values())
-        extra = result_bytes - self.result_bytes  # a re-colour replaces the old result
-        if not quota.reserve(self.owner_id, extra):
+        added = quota.stored_size(names.values())
+        if not quota.reserve(self.owner_id, added):
             delete_files(names.values())
             self.fail(failures.RESULT_OVER_QUOTA)
             return
+        finished = timezone.now()
         values = dict(
             names,
-            result_bytes=result_bytes,
             rmse_ab=scores.get("rmse_ab"),
             psnr=scores.get("psnr"),
             colourfulness=scores.get("colourfulness"),
@@ -346,16 +358,28 @@ class Photo(models.Model):
             failure_transient=False,
             retry_after=None,
             auto_retries=0,
-            finished=timezone.now(),
+            finished=finished,
         )
-        updated = Photo.objects.filter(pk=self.pk, status=self.RUNNING, started=self.started).update(**values)
+        with transaction.atomic():
+            updated = Photo.objects.filter(pk=self.pk, status=self.RUNNING, started=self.started).update(
+                **values, result_bytes=F("result_bytes") + added
+            )
+            if updated:
+                Colouring.objects.create(
+                    photo_id=self.pk,
+                    result_bytes=added,
+                    working_size=self.working_size,
+                    strength=self.strength,
+                    created=finished,
+                    **{key: values[key] for key in SHARED_FIELDS if key in values},
+                )
         if not updated:
-            quota.release(self.owner_id, extra)
+            quota.release(self.owner_id, added)
             delete_files(names.values())
             return
-        delete_files(name for name in old if name and name not in names.values())
         for key, value in values.items():
             setattr(self, key, value)
+        self.result_bytes += added
 
     def fail(self, failure: Failure) -> None:
         """Record why the colouring failed: one of gallery.failures' sentences, which the owner reads.
@@ -411,16 +435,18 @@ class Photo(models.Model):
 
     # -- the owner's actions ---------------------------------------------------------------------------
 
-    def recolour(self, working_size: int) -> bool:
-        """Queue the photo again with the current model and a new working size.
+    def recolour(self, working_size: int, strength: str = NATURAL) -> bool:
+        """Queue the photo again with the current model, a new working size and colour strength.
 
         Only a finished photo can be re-coloured; one still queued or running is left alone (two
-        clicks must not give two runs).  The old result stays visible until the new one replaces it.
+        clicks must not give two runs).  The old result stays visible until the new one becomes
+        current, and is kept after that in the photo's history (gallery.models.colourings).
         """
         with transaction.atomic():
             updated = Photo.objects.filter(pk=self.pk, status__in=self.FINAL).update(
                 status=self.QUEUED,
                 working_size=working_size,
+                strength=strength,
                 failure_reason="",
                 failure_code="",
                 failure_transient=False,
@@ -430,7 +456,7 @@ class Photo(models.Model):
                 finished=None,
             )
             if updated:
-                self.status, self.working_size = self.QUEUED, working_size
+                self.status, self.working_size, self.strength = self.QUEUED, working_size, strength
                 fair_queue.admit(self)
         return bool(updated)
 
@@ -444,6 +470,8 @@ class Photo(models.Model):
         Files go last so a failed transaction never leaves a row pointing at missing files; a
         worker still colouring it notices the row is gone and removes what it wrote (_finish).
         Whatever else is left in the photo's folder (a killed run's stray files) goes with it.
+        Every kept result (gallery.models.colourings) goes too: its row by CASCADE, its files by
+        name here, so they go even where the storage cannot list the folder.
         """
         names = [getattr(self, field).name for field in self.FILE_KINDS.values()]
         folder = f"photos/{self.pk}"
@@ -453,6 +481,8 @@ class Photo(models.Model):
             delete_folder(folder)
 
         with transaction.atomic():
+            for row in Colouring.objects.filter(photo_id=self.pk).values_list(*Colouring.FILE_KINDS.values()):
+                names.extend(row)
             self.delete()
             transaction.on_commit(remove_files)
             transaction.on_commit(lambda: fair_queue.release(self.owner_id))  # room for the owner's next photo
@@ -468,19 +498,8 @@ class Photo(models.Model):
         """The automatic retry this failed photo waits for (when, which attempt, a sentence), or None."""
         return auto_retry.describe(self)
 
-    def file_field(self, kind: str):
-        """The FieldFile for a kind in FILE_KINDS, or None when there is no such file (yet)."""
-        field = self.FILE_KINDS.get(kind)
-        file = getattr(self, field) if field else None
-        return file if file else None
-
-    def file_url(self, kind: str, download: bool = False) -> str | None:
-        """URL of one of the photo's files; the version tag changes with the file, so it caches well."""
-        file = self.file_field(kind)
-        if file is None:
-            return None
-        url = reverse("gallery-photo-file", args=[self.pk, kind]) + "?v=" + file_version(file.name)
-        return url + "&download=1" if download else url
+    def file_view_url(self, kind: str) -> str:
+        return reverse("gallery-photo-file", args=[self.pk, kind])
 
     def download_name(self, kind: str) -> str:
         stem = PurePath(self.name).stem or "photo"
@@ -510,6 +529,7 @@ class Photo(models.Model):
             "height": self.height,
             "has_colour": self.has_colour,
             "working_size": self.working_size,
+            "strength": self.strength,
             "created": self.created.isoformat(),
             "finished": self.finished.isoformat() if self.finished else None,
             "psnr": self.psnr,
@@ -523,6 +543,7 @@ class Photo(models.Model):
                 "true_colours": self.file_url("preview"),
                 "original": self.file_url("original", download=True),
                 "result": self.file_url("result", download=True),
+                "result_inline": self.file_url("result"),  # full size, shown in the page (compare at 100 %)
             },
         }
 
@@ -538,7 +559,3 @@ class Photo(models.Model):
             delete_files([name])
             raise OSError(errno.EIO, f"the storage kept {name} incomplete")
         return name
-
-
-def file_version(name: str) -> str:
-    return PurePath(name).stem.rsplit("-", 1)[-1]

@@ -17,6 +17,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from .stored_files import file_version
+
 KEY_BYTES = 32  # token_urlsafe(32): 43 characters of [A-Za-z0-9_-], which the URL's slug converter accepts
 
 
@@ -46,9 +48,14 @@ class ShareLink(models.Model):
         return reverse("gallery-share", args=[self.key])
 
     def file_url(self, kind: str, download: bool = False) -> str | None:
-        """A photo file's URL through this link (the same kinds as Photo.file_url), or None when there is none yet."""
+        """A photo file's URL through this link (the same kinds as Photo.file_url), or None when there is none yet.
+
+        It names the photo's *current* file (the result its owner shows now, gallery.models.colourings)
+        and carries its version tag as Photo.file_url does: the browser keeps it for good, and
+        showing another result gives the page a new address.
+        """
         file = self.photo.file_field(kind)
         if file is None:
             return None
-        url = reverse("gallery-share-file", args=[self.key, kind])
-        return url + "?download=1" if download else url
+        url = reverse("gallery-share-file", args=[self.key, kind]) + "?v=" + file_version(file.name)
+        return url + "&download=1" if download else url

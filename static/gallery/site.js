@@ -1,5 +1,6 @@
-// colorsite's page script: drag-and-drop upload with per-file status, live status by polling,
-// and the before/after slider.  Plain JavaScript, no build step.
+// colorsite's page script: drag-and-drop upload with a progress bar and a live status line per
+// file, live status by polling, the quota line kept current.  Plain JavaScript, no build step.
+// (The photo page's before/after compare is static/gallery/compare.js.)
 (function () {
   "use strict";
   var FINAL = { done: true, failed: true };
@@ -55,8 +56,14 @@
     var thumb = node.querySelector("img.thumb");
     if (thumb && photo.urls.thumb && thumb.getAttribute("src") !== photo.urls.thumb) thumb.src = photo.urls.thumb;
     if (photo.status === "done" && photo.urls.after) {
-      node.querySelectorAll("img[data-url=after]").forEach(function (img) { img.src = photo.urls.after; });
-      node.querySelectorAll(".slider.waiting").forEach(function (s) { s.classList.remove("waiting"); });
+      node.querySelectorAll("img[data-url=after]").forEach(function (img) {
+        // a compare zoomed to 100 % shows the full-size file; back at fit size it shows the preview
+        img.dataset.full = photo.urls.result_inline || "";
+        if (img.dataset.fit !== undefined) img.dataset.fit = photo.urls.after;
+        var zoomed = img.closest(".compare.zoomed") && img.dataset.full;
+        img.src = zoomed ? img.dataset.full : photo.urls.after;
+      });
+      node.querySelectorAll(".compare.waiting").forEach(function (s) { s.classList.remove("waiting"); });
       var download = node.querySelector(".download-result");
       if (download) { download.href = photo.urls.result; download.classList.remove("hidden"); }
       node.querySelectorAll("[data-metric]").forEach(function (dd) {
@@ -81,48 +88,107 @@
     fetch(statusUrl + "?ids=" + encodeURIComponent(ids.join(",")), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : { photos: [] }; })
       .then(function (body) {
+        var ended = false;
         body.photos.forEach(function (photo) {
-          nodes.forEach(function (node) { if (node.dataset.photoId === photo.id) applyStatus(node, photo); });
+          nodes.forEach(function (node) {
+            if (node.dataset.photoId !== photo.id) return;
+            if (node.dataset.status !== photo.status && FINAL[photo.status]) ended = true;
+            applyStatus(node, photo);
+          });
         });
+        if (ended) refreshQuota();  // a result's bytes now count
       })
       .catch(function () { /* the next poll tries again */ })
       .then(function () { setTimeout(poll, POLL_MS); });
   }
 
-  // ---- upload: each file is its own request, so each gets its own status line ----------------
+  // ---- the quota line of the upload page, read again after an upload or a finished photo ------
+  function refreshQuota() {
+    var line = document.getElementById("quota-line");
+    if (!line) return;
+    fetch(line.dataset.url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) { if (body && body.line) line.textContent = body.line; })
+      .catch(function () { /* the next upload or finished photo tries again */ });
+  }
+
+  // ---- upload: each file is its own request, so each gets its own progress bar and status line --
+  // XMLHttpRequest rather than fetch: only it reports upload progress.  Once the server has the
+  // photo, the line carries its id and follows it live (poll) to done or failed.
   function uploadFile(form, file) {
     var list = document.getElementById("upload-status");
-    var line = el("li", "uploading", file.name + ": uploading…");
+    var line = el("li", "uploading");
+    var name = el("span", "name", file.name);
+    var state = el("span", "state", "uploading…");
+    var bar = el("progress", "upload-progress");
+    bar.max = file.size || 1;
+    bar.value = 0;
+    bar.setAttribute("aria-label", "uploading " + file.name);
+    line.dataset.sent = "0";
+    line.appendChild(name);
+    line.appendChild(document.createTextNode(": "));
+    line.appendChild(state);
+    line.appendChild(bar);
     list.insertBefore(line, list.firstChild);
+
+    function finish(className, text) {
+      line.className = className;
+      bar.remove();
+      state.textContent = text;
+    }
+
+    function answered(body) {
+      if (!(body.photos && body.photos.length)) {
+        var why = body.rejected && body.rejected.length ? body.rejected[0].error : body.error;
+        finish("rejected", why || "rejected");
+        return;
+      }
+      var photo = body.photos[0];
+      finish("accepted", "");
+      var link = el("a", "name", file.name);
+      link.href = photo.urls.page;
+      line.replaceChild(link, name);
+      state.className = "status status-" + photo.status;
+      state.textContent = photo.status_label;
+      line.appendChild(el("span", "reason"));
+      line.dataset.photoId = photo.id;  // from now on the poll keeps the line current
+      line.dataset.status = photo.status;
+      if (body.notice) {  // stored, but Redis is down: it waits and is coloured once the queue is back
+        line.className = "accepted waiting";
+        line.appendChild(el("span", "note", " (saved and waiting; the colouring queue cannot be reached " +
+          "right now, and it will be coloured as soon as it is back)"));
+      }
+      var grid = document.getElementById("recent");
+      var empty = grid.querySelector(".empty");
+      if (empty) empty.remove();
+      grid.insertBefore(makeCard(photo), grid.firstChild);
+    }
+
     var data = new FormData();
     data.append("file", file, file.name);
-    return fetch(form.dataset.apiUrl, {
-      method: "POST", body: data, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() }
-    }).then(function (r) {
-      return r.json().catch(function () { return { error: "the server answered " + r.status }; });
-    }).then(function (body) {
-      if (body.photos && body.photos.length) {
-        var photo = body.photos[0];
-        line.className = "accepted";
-        line.textContent = file.name + ": queued for colouring";
-        if (body.notice) {  // stored, but Redis is down: it waits and is coloured once the queue is back
-          line.className = "accepted waiting";
-          line.textContent = file.name + ": saved and waiting; the colouring queue cannot be reached right now, " +
-            "and it will be coloured as soon as it is back";
-        }
-        var grid = document.getElementById("recent");
-        var empty = grid.querySelector(".empty");
-        if (empty) empty.remove();
-        grid.insertBefore(makeCard(photo), grid.firstChild);
-      } else {
-        line.className = "rejected";
-        var why = body.rejected && body.rejected.length ? body.rejected[0].error : body.error;
-        line.textContent = file.name + ": " + (why || "rejected");
-      }
-    }).catch(function () {
-      line.className = "rejected";
-      line.textContent = file.name + ": the upload did not reach the server";
+    var xhr = new XMLHttpRequest();
+    xhr.upload.addEventListener("progress", function (e) {
+      if (!e.lengthComputable) return;
+      bar.max = e.total;
+      bar.value = e.loaded;
+      line.dataset.sent = String(Math.round(100 * e.loaded / e.total));
     });
+    xhr.upload.addEventListener("load", function () {
+      bar.value = bar.max;
+      line.dataset.sent = "100";
+      state.textContent = "checking…";
+    });
+    xhr.addEventListener("load", function () {
+      var body;
+      try { body = JSON.parse(xhr.responseText); } catch (e) { body = { error: "the server answered " + xhr.status }; }
+      answered(body);
+      refreshQuota();
+    });
+    xhr.addEventListener("error", function () { finish("rejected", "the upload did not reach the server"); });
+    xhr.addEventListener("abort", function () { finish("rejected", "the upload was stopped"); });
+    xhr.open("POST", form.dataset.apiUrl);
+    xhr.setRequestHeader("X-CSRFToken", csrfToken());
+    xhr.send(data);
   }
 
   function setUpUpload() {
@@ -143,16 +209,6 @@
     form.addEventListener("drop", function (e) { send(e.dataTransfer.files); });
   }
 
-  // ---- before/after slider: the range input moves the split --------------------------------
-  function setUpSliders() {
-    document.querySelectorAll(".slider .handle").forEach(function (handle) {
-      handle.addEventListener("input", function () {
-        handle.closest(".slider").style.setProperty("--pos", handle.value + "%");
-      });
-    });
-  }
-
   setUpUpload();
-  setUpSliders();
   poll();
 })();
