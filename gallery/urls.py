@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import account_views, api, staff_views, views
+from . import account_views, api, health_views, staff_views, views
 
 urlpatterns = [
     path("", views.index, name="gallery-index"),
@@ -34,4 +34,5 @@ urlpatterns = [
         name="staff-leaderboard-picture",
     ),
     path("staff/uploads/<uuid:photo_id>/files/<slug:kind>/", staff_views.upload_file, name="staff-upload-file"),
+    path("healthz", health_views.healthz, name="healthz"),  # load balancers: gallery/health.py
 ]
