@@ -117,6 +117,7 @@ class S3Server:
         self.gate = Gate(self.server_port)
         self.gate.open()
         self.endpoint = f"http://127.0.0.1:{self.gate.port}"
+        self.direct_endpoint = f"http://127.0.0.1:{self.server_port}"  # for bench/site.py: no relay to pay for
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60) -> None:
