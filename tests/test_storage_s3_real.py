@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,10 +27,10 @@ from tests.live_site import LiveSite
 from tests.s3_server import storage_settings
 from tests.site_fixtures import PASSWORD, database_url, encode_image, make_photo, wait_for
 from tests.staff_fixtures import EVAL_EXAMPLES, TINY_RUN
+from tests.test_reliability_faults import COLOURED, wait_all_final
 
 pytestmark = [pytest.mark.real, pytest.mark.django_db(transaction=True)]
 
-COLOURED = re.compile(r"/\S+\] photo ([0-9a-f-]{36}) coloured by (\S+)")
 HOSTS = ("web", "w1", "w2", "trainer")
 
 
@@ -108,16 +107,6 @@ def upload(site, token, count: int, first: int = 0) -> list[str]:
     return ids
 
 
-def wait_final(ids, timeout: float = 300) -> dict:
-    wait_for(
-        lambda: Photo.objects.filter(pk__in=ids, status__in=Photo.FINAL).count() == len(ids),
-        timeout=timeout,
-        interval=0.5,
-        message=f"{len(ids)} photos to end",
-    )
-    return {str(p.pk): p for p in Photo.objects.filter(pk__in=ids)}
-
-
 def files_on_disk(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
@@ -134,7 +123,7 @@ def test_two_workers_without_a_shared_disk_colour_train_and_activate(here, djang
     django_user_model.objects.create_superuser("cloud-admin", password=PASSWORD)
 
     # upload -> coloured by both workers, each with the shipped model fetched into its own cache
-    photos = wait_final(upload(site, token, 6))
+    photos = wait_all_final(upload(site, token, 6))
     assert {p.status for p in photos.values()} == {Photo.DONE}, [p.failure_reason for p in photos.values()]
     assert {p.worker.split("@")[0] for p in photos.values()} == {"w1", "w2"}
     assert {p.model_version_id for p in photos.values()} == {site.shipped.pk}
@@ -168,7 +157,7 @@ def test_two_workers_without_a_shared_disk_colour_train_and_activate(here, djang
 
     # activate it: the next photos are coloured with it by workers that fetch it from the bucket
     assert site.post_form(f"/staff/versions/{run.pk}/activate/", {}, admin)[0] == 302
-    later = wait_final(upload(site, token, 4, first=10))
+    later = wait_all_final(upload(site, token, 4, first=10))
     assert {p.status for p in later.values()} == {Photo.DONE}
     assert {p.model_version_id for p in later.values()} == {run.pk}
     for p in later.values():
@@ -193,7 +182,7 @@ def test_the_store_going_away_mid_run_makes_photos_wait_and_loses_nothing(here, 
     time.sleep(8)  # every photo not yet coloured now fails to read or write: retried, then left to the sweep
     during = Counter(Photo.objects.filter(pk__in=ids).values_list("status", flat=True))
     site.s3.come_back()
-    photos = wait_final(ids, timeout=300)
+    photos = wait_all_final(ids, timeout=300)
     wait_for(
         lambda: all(p.status == Photo.DONE for p in Photo.objects.filter(pk__in=ids)),
         timeout=300,
