@@ -14,6 +14,15 @@ Environment variables (defaults in brackets):
   DATABASE_URL               [sqlite:///<BASE_DIR>/var/db.sqlite3] e.g. postgres://user@host:5432/colorsite
   REDIS_URL                  [redis://127.0.0.1:6379/0] Celery's broker
   MEDIA_ROOT                 [<BASE_DIR>/var/media] uploaded originals, results, thumbnails
+  COLORSITE_S3_BUCKET        [unset: media in MEDIA_ROOT] keep media and model versions in this S3 bucket
+  COLORSITE_S3_PREFIX        [none] a folder inside the bucket for everything the site writes
+  AWS_S3_ENDPOINT_URL        [AWS] an S3-compatible server's address (MinIO, Ceph, …)
+  AWS_S3_REGION_NAME         [boto3's] the bucket's region
+  AWS_S3_ADDRESSING_STYLE    [path with an endpoint URL, else auto] path or virtual
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY [boto3's chain: an instance role] the bucket's keys
+  COLORSITE_S3_TIMEOUT       [10] seconds to connect to the bucket (reads may take 3 x this)
+  COLORSITE_MODEL_CACHE      [<BASE_DIR>/var/model-cache] this host's copies of model versions, by SHA-256
+  COLORSITE_MODELS_IN_STORAGE [on with COLORSITE_S3_BUCKET] publish model versions to the media storage
   STATIC_ROOT                [<BASE_DIR>/var/static] where collectstatic puts files for WhiteNoise
   STATIC_MANIFEST            [on unless DEBUG] serve collectstatic's hashed files (off: the source folders)
   COLORSITE_MODEL_DIR        [<BASE_DIR>/models/default] model.json + model.keras
@@ -224,7 +233,7 @@ MEDIA_URL = "/media-not-served/"
 # and tests serve the source folders directly (no collectstatic step needed).
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static"))) if STATIC_MANIFEST else None
-STORAGES = {
+STORAGES: dict[str, dict] = {
     # Writes each file under a temporary name and links it into place: never a half-written photo.
     "default": {"BACKEND": "gallery.storage.AtomicFileSystemStorage"},
     "staticfiles": {
@@ -233,6 +242,39 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Media in S3-compatible object storage instead (docs/deploy.md): set COLORSITE_S3_BUCKET.  Keys come from
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or boto3's own chain (an instance role) when those are unset.
+COLORSITE_S3_BUCKET = env_str("COLORSITE_S3_BUCKET", "")
+if COLORSITE_S3_BUCKET:
+    from botocore.config import Config as _BotoConfig
+
+    _endpoint = env_str("AWS_S3_ENDPOINT_URL", "") or None
+    STORAGES["default"] = {
+        "BACKEND": "gallery.storage.S3MediaStorage",
+        "OPTIONS": {
+            "bucket_name": COLORSITE_S3_BUCKET,
+            "location": env_str("COLORSITE_S3_PREFIX", ""),
+            "endpoint_url": _endpoint,
+            "region_name": env_str("AWS_S3_REGION_NAME", "") or None,
+            # MinIO, Ceph and the test server answer on one host name: bucket in the path, not the host.
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE", "path" if _endpoint else "auto"),
+            "signature_version": "s3v4",
+            "default_acl": "private",  # nothing in the bucket is public ...
+            "querystring_auth": True,  # ... and a URL of it, should one ever be made, is signed and short-lived
+            "querystring_expire": 300,
+            "file_overwrite": False,  # a name once written is never replaced (versioned URLs cache for good)
+            "client_config": _BotoConfig(
+                connect_timeout=env_int("COLORSITE_S3_TIMEOUT", 10, minimum=1),
+                read_timeout=env_int("COLORSITE_S3_TIMEOUT", 10, minimum=1) * 3,
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
+        },
+    }
+# Each host's own copy of the model versions it colours with, one folder per artefact's SHA-256
+# (gallery.model_store); with object storage, trained versions reach the workers through the bucket.
+COLORSITE_MODEL_CACHE = Path(env_str("COLORSITE_MODEL_CACHE", str(BASE_DIR / "var" / "model-cache")))
+# Whether model versions are published to the media storage as artefacts: on with object storage.
+COLORSITE_MODELS_IN_STORAGE = env_bool("COLORSITE_MODELS_IN_STORAGE", bool(COLORSITE_S3_BUCKET))
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -330,6 +372,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # Anybody may submit a domain that sends the preload flag to the browsers' list, and leaving it takes
 # months: that is the operator's decision (SECURE_HSTS_PRELOAD=1), so check --deploy does not nag about it.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# A load balancer probes /healthz over plain HTTP on the private network: answered, not redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 
 LOGGING = {

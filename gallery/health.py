@@ -10,16 +10,28 @@ file was restored.  Activating another version clears the alert at its first pho
 
 The people whose photos failed are told only that colouring is not possible right now
 (gallery.failures.MODEL_UNAVAILABLE): the staff get the details, the public no server paths.
+
+``site_health`` is what a load balancer and an operator ask (GET /healthz, `manage.py health`):
+the database, the broker, the media storage and the active model, each as a boolean and a
+word, never an exception's text, a path or a key.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import time
 import zipfile
 from pathlib import Path
 
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import connection
+
 from . import broker
+
+log = logging.getLogger(__name__)
 
 REPORT_SECONDS = 24 * 3600
 _checked: dict[tuple, str | None] = {}  # (path, mtime, size) -> what is wrong with model.keras
@@ -62,6 +74,12 @@ def model_problem() -> str | None:
     if not status or status["ok"]:
         return None
     folder = Path(status["directory"])
+    if settings.COLORSITE_MODELS_IN_STORAGE and not folder.exists():
+        # The folder is a worker's cache on another host: its report is all there is to show.
+        return (
+            f"The active colouring model ({status['label']}) cannot be used: a worker could not load it "
+            f"({status['error']}). Photos fail until it is restored or another version is activated."
+        )
     problem = files_problem(folder)
     if problem is None and status["when"] < _newest_change(folder):
         return None  # the files changed since the failure and look whole: restored
@@ -105,3 +123,75 @@ def _archive_problem(path: Path) -> str | None:
 def _newest_change(folder: Path) -> float:
     times = [p.stat().st_mtime for p in (folder, folder / "model.json", folder / "model.keras") if p.exists()]
     return max(times, default=0.0)
+
+
+# -- /healthz and `manage.py health` ----------------------------------------------------------------------
+
+
+def site_health() -> dict:
+    """{"ok": all fine, "checks": {name: {"ok": bool, "status": word}}} for the database, broker, storage, model.
+
+    Each check is short (a query, a PING, a HEAD or a stat) and catches its own failure, so one
+    service that is down never hides the others' state.  The words are fixed: ok, unreachable,
+    not writable, missing, damaged, failing, unknown.
+    """
+    checks = {
+        "database": _check(_database),
+        "broker": _check(_broker),
+        "storage": _check(_storage),
+        "model": _check(_model),
+    }
+    return {"ok": all(check["ok"] for check in checks.values()), "checks": checks}
+
+
+def _check(probe) -> dict:
+    try:
+        status = probe()
+    except Exception:
+        log.warning("health check %s failed", probe.__name__.strip("_"), exc_info=True)
+        status = "unreachable"
+    return {"ok": status == "ok", "status": status}
+
+
+def _database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def _broker() -> str:
+    return "ok" if broker.client().ping() else "unreachable"
+
+
+def _storage() -> str:
+    check = getattr(default_storage, "check", None)
+    if check is not None:  # object storage (gallery.storage.S3MediaStorage): HEAD the bucket
+        check()
+        return "ok"
+    root = Path(settings.MEDIA_ROOT)
+    root.mkdir(parents=True, exist_ok=True)
+    return "ok" if os.access(root, os.W_OK | os.X_OK) else "not writable"
+
+
+def _model() -> str:
+    """Whether the active version's files are there and whole, and no worker has reported it failing.
+
+    With object storage, "there" is its artefact in the bucket (a HEAD); the workers check the
+    hash when they fetch it and report a damaged one, which shows here as failing.
+    """
+    from . import model_store
+    from .models import ModelVersion
+
+    version = ModelVersion.active()
+    if version is not None and version.artefact_sha256:
+        try:
+            present = model_store.artefact_present(version.artefact_sha256)
+        except OSError:
+            return "unknown"  # the storage check says why
+        if not present:
+            return "missing"
+    else:
+        problem = files_problem(version.path if version else Path(settings.COLORSITE_MODEL_DIR))
+        if problem is not None:
+            return "missing" if "missing" in problem else "damaged"
+    return "failing" if model_problem() else "ok"

@@ -27,7 +27,7 @@ from celery.signals import task_failure, worker_ready
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
-from . import broker, failures, fair_queue, health, recovery, training_runs
+from . import broker, failures, fair_queue, health, model_store, recovery, training_runs
 from .enqueue import lost_after
 from .models import ModelVersion, Photo
 
@@ -83,7 +83,8 @@ def colorize_photo(self, photo_id: str) -> None:
     except OSError as exc:
         # Storage trouble (a full or unmounted media volume, a network file system hiccup) is
         # transient: give the photo back to the queue and retry with backoff, then give up.
-        # Whatever this run managed to write goes first, so no row ever names a partial result.
+        # Whatever this run managed to write goes first, so no row ever names a partial result
+        # (a storage that is down keeps them until the next run of this photo: strays are never named).
         photo.remove_stray_files()
         if self.request.retries >= self.max_retries:
             log.error("photo %s: storage failed on the last try", photo_id, exc_info=True)
@@ -110,9 +111,12 @@ def active_model() -> tuple[ModelVersion | None, Path]:
 
     This is what lets an admin switch models without restarting workers.  With no version
     registered yet (a fresh site whose model arrived after its first migrate), COLORSITE_MODEL_DIR.
+    A version published to object storage is read from this host's cache, fetched on first use
+    (gallery.model_store): raises ModelNotAvailable if it is missing or damaged there, OSError if
+    the storage cannot be reached.
     """
     version = ModelVersion.active()
-    return version, (version.path if version else Path(settings.COLORSITE_MODEL_DIR))
+    return version, (model_store.local_folder(version) if version else Path(settings.COLORSITE_MODEL_DIR))
 
 
 def model_label(model_dir, colorizer, version: ModelVersion | None = None) -> str:
@@ -209,7 +213,7 @@ def render_leaderboard(version_id: str) -> None:
     if version is None:
         return
     try:
-        version.render_pictures(get_colorizer(str(version.path)))
+        version.render_pictures(get_colorizer(str(model_store.local_folder(version))))
     except Exception:
         log.exception("leaderboard pictures of version %s failed", version_id)
         ModelVersion.objects.filter(pk=version_id).update(pictures_state=ModelVersion.PICTURES_FAILED)

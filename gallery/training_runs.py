@@ -29,7 +29,7 @@ from django.utils import timezone
 from ml.families import FAMILIES
 from ml.grid import ARCHITECTURES
 
-from . import enqueue, failures, staff_progress
+from . import enqueue, failures, model_store, staff_progress
 from .failures import Failure
 from .models import ModelVersion
 from .models.versions import finite, stored_directory
@@ -51,6 +51,7 @@ READY_FIELDS = (
     "summary",
     "photos_evaluation",
     "photos_summary",
+    "artefact_sha256",
 )
 
 
@@ -146,11 +147,18 @@ def train_config(version: ModelVersion) -> Any:
         max_examples=p.get("max_examples"),
         val_examples=p.get("val_examples"),
         max_minutes=p.get("max_minutes"),
-        init_from=str(model_folder(p["init_from"])) if p.get("init_from") else None,
+        init_from=str(init_folder(p)) if p.get("init_from") else None,
         cache_dir=str(cache) if cache else None,
         command=training_command(version),
         **scratch,
     )
+
+
+def init_folder(parameters: dict) -> Path:
+    """The folder a fine-tune continues from: its artefact (fetched into this host's cache), else its folder."""
+    if parameters.get("init_from_sha256"):
+        return model_store.cached(parameters["init_from_sha256"])
+    return model_folder(parameters["init_from"])
 
 
 def model_folder(directory: str) -> Path:
@@ -197,7 +205,15 @@ def fine_tune_parameters(active: ModelVersion | None, **extra) -> dict:
     if active is None:
         raise ValueError("There is no active version to fine-tune; start a full run instead.")
     try:
-        info = json.loads((active.path / "model.json").read_text())
+        folder = model_store.local_folder(active)  # with object storage: this host's cached copy
+    except OSError:
+        log.exception("fetching version %s to read its model.json failed", active.pk)
+        raise ValueError("The model storage cannot be reached right now; try again in a minute.") from None
+    except model_store.ModelNotAvailable:
+        log.exception("version %s cannot be fetched", active.pk)
+        folder = active.path  # reported below as "no readable model.json"
+    try:
+        info = json.loads((folder / "model.json").read_text())
         family, arch = info["family"], info.get("arch", "scratch")  # the first engine's folders have no arch
         shape = {"filters": int(info["filters"]), "depth": int(info["depth"])} if arch == "scratch" else {}
     except (OSError, ValueError, KeyError, TypeError):
@@ -209,7 +225,7 @@ def fine_tune_parameters(active: ModelVersion | None, **extra) -> dict:
         raise ValueError(
             f"The active version {active.label} is a {family} {arch} model, which this engine cannot train."
         )
-    if not (active.path / "model.keras").is_file():
+    if not (folder / "model.keras").is_file():
         raise ValueError(f"The active version {active.label} has no model.keras to fine-tune.")
     parameters = {
         "kind": FINE_TUNE_KIND,
@@ -219,6 +235,7 @@ def fine_tune_parameters(active: ModelVersion | None, **extra) -> dict:
         **FINE_TUNE,
         "init_from": active.directory,
         "init_from_label": active.label,
+        **({"init_from_sha256": active.artefact_sha256} if active.artefact_sha256 else {}),
         **extra,
     }
     if parameters.get("max_examples"):  # a quick check: the first N train and validation photos, as in a full run
@@ -259,6 +276,7 @@ def run(version: ModelVersion) -> None:
         version.read_folder()
         for report in reports:
             version.set_report(report)
+        model_store.publish(version)  # with object storage: how the colouring workers will get it
         _finish_ready(version)
     except TrainingCancelled:
         _end(version, ModelVersion.CANCELLED, failures.TRAINING_CANCELLED)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import account_views, api, batch_views, share_views, staff_views, views
+from . import account_views, api, batch_views, health_views, share_views, staff_views, views
 
 urlpatterns = [
     path("", views.index, name="gallery-index"),
@@ -57,4 +57,5 @@ urlpatterns = [
         name="staff-leaderboard-picture",
     ),
     path("staff/uploads/<uuid:photo_id>/files/<slug:kind>/", staff_views.upload_file, name="staff-upload-file"),
+    path("healthz", health_views.healthz, name="healthz"),  # load balancers: gallery/health.py
 ]

@@ -4,4 +4,4 @@ Site (Django) fixtures live in tests/site_fixtures.py, the staff pages' in tests
 engine tests need none of them.
 """
 
-pytest_plugins = ["tests.site_fixtures", "tests.staff_fixtures"]
+pytest_plugins = ["tests.site_fixtures", "tests.staff_fixtures", "tests.s3_server"]

@@ -55,13 +55,18 @@ class LiveSite:
         self.redis = None
         assert not redis_answers(self.redis_url)
 
-    def start_worker(self, name: str, *, beat: bool = False) -> None:
-        """A worker on the site's queue; with ``beat`` it also runs the periodic sweep (as `make run`'s does)."""
+    def start_worker(
+        self, name: str, *, beat: bool = False, queues: str | None = None, env: dict | None = None
+    ) -> None:
+        """A worker on the site's queue; with ``beat`` it also runs the periodic sweep (as `make run`'s does).
+
+        ``env`` makes it a host of its own (tests/test_storage_s3_real.py: its own media folder and model cache).
+        """
         self.starts += 1
         extra = ("--beat", f"--schedule={self.log_dir / f'beat-{self.starts}'}") if beat else ()
-        self.workers.start(name, extra=extra)
+        self.workers.start(name, queues=queues, extra=extra, env=env)
 
-    def start_web(self, workers: int = 2, threads: int = 4, timeout: float = 60) -> None:
+    def start_web(self, workers: int = 2, threads: int = 4, timeout: float = 60, env: dict | None = None) -> None:
         log = open(self.log_dir / "web.log", "ab")
         self.web = subprocess.Popen(
             [
@@ -76,7 +81,7 @@ class LiveSite:
                 "--graceful-timeout=5",
             ],
             cwd=BASE_DIR,
-            env=self.env,
+            env=dict(self.env, **(env or {})),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -168,10 +168,12 @@ class Workers:
         self.queue = env["COLORSITE_QUEUE"]  # unique to this test run (tests/site_settings.py)
         self.started_at = {}  # name -> where its log stood when it was last started
 
-    def start(self, name: str, queues: str | None = None, extra: tuple[str, ...] = ()) -> None:
+    def start(self, name: str, queues: str | None = None, extra: tuple[str, ...] = (), env: dict | None = None) -> None:
         """Start worker ``name``; by default it reads this run's queue and a queue of its own.
 
         Starting a name again (after a crash) keeps the same node name and appends to the same log.
+        ``env`` is added to the shared environment for this worker only (a host of its own: its
+        own MEDIA_ROOT and model cache, tests/test_storage_s3_real.py).
         """
         path = self.log_dir / f"{name}.log"
         self.started_at[name] = path.stat().st_size if path.exists() else 0
@@ -195,7 +197,7 @@ class Workers:
                 *extra,
             ],
             cwd=BASE_DIR,
-            env=self.env,
+            env=dict(self.env, **(env or {})),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -87,3 +87,28 @@ def test_secret_key_is_required_outside_debug():
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_a_bucket_in_the_environment_selects_private_object_storage():
+    """COLORSITE_S3_BUCKET switches media (and model versions) to S3; nothing in it is public."""
+    import json
+    import subprocess
+    import sys
+
+    from colorsite.settings import BASE_DIR
+
+    env = {
+        "SECRET_KEY": "x",
+        "PATH": "/usr/bin:/bin",
+        "COLORSITE_S3_BUCKET": "media",
+        "AWS_S3_ENDPOINT_URL": "http://s3",
+    }
+    script = (
+        "import json; from colorsite import settings as s; o = s.STORAGES['default']['OPTIONS'];"
+        "print(json.dumps([s.STORAGES['default']['BACKEND'], o['bucket_name'], o['default_acl'],"
+        " o['querystring_auth'], o['addressing_style'], s.COLORSITE_MODELS_IN_STORAGE]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == ["gallery.storage.S3MediaStorage", "media", "private", True, "path", True]

@@ -283,6 +283,9 @@ class Photo(StoredFiles, models.Model):
             _, files = default_storage.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
             return
+        except OSError:  # the storage is down (an object store out of reach): the photo's next run tidies up
+            log.warning("photo %s: could not list its folder to remove stray files", self.pk, exc_info=True)
+            return
         delete_files(f"{folder}/{name}" for name in files if f"{folder}/{name}" not in keep)
 
     def colorize(self, colorizer, model_name: str = "", model_version: ModelVersion | None = None) -> None:
@@ -294,6 +297,8 @@ class Photo(StoredFiles, models.Model):
         is still ours and still running (see _finish).
         """
         original = cast(str, self.original.name)  # every photo row names its original
+        if self.runs > 1:  # an earlier run may have left files it could not remove (its storage was down)
+            self.remove_stray_files()
         try:
             with default_storage.open(original, "rb") as fileobj:
                 rgb = np.asarray(open_image(fileobj, max_pixels=settings.COLORSITE_MAX_PIXELS).convert("RGB"))

@@ -23,7 +23,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import enqueue
+from .. import enqueue, model_store
 from ..storage import delete_files
 
 
@@ -58,6 +58,10 @@ class ModelVersion(models.Model):
     number = models.PositiveIntegerField(unique=True, help_text="1, 2, 3, … in the order versions were made")
     label = models.CharField(max_length=100)
     directory = models.CharField(max_length=500, help_text="the model folder; relative paths are under BASE_DIR")
+    # With object storage the folder lives on one host only; the others fetch this (gallery.model_store).
+    artefact_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the version's packed folder in the media storage"
+    )
     state = models.CharField(max_length=10, choices=STATE_CHOICES, default=QUEUED)
     failure_reason = models.TextField(blank=True)
     is_active = models.BooleanField(default=False)
@@ -137,7 +141,7 @@ class ModelVersion(models.Model):
     @classmethod
     def active(cls) -> ModelVersion | None:
         """The version in use: one narrow query, made by the worker before every photo."""
-        return cls.objects.filter(is_active=True).only("id", "label", "directory", "family").first()
+        return cls.objects.filter(is_active=True).only("id", "label", "directory", "family", "artefact_sha256").first()
 
     # -- registering a folder ----------------------------------------------------------------------------
 
@@ -158,6 +162,8 @@ class ModelVersion(models.Model):
             return None
         existing = cls.objects.filter(directory=stored_directory(folder)).first()
         if existing is not None:
+            if not existing.artefact_sha256 and model_store.publish(existing):  # object storage switched on since
+                existing.save(update_fields=["artefact_sha256"])
             for file_name, summary_field, _ in cls.REPORTS.values():
                 if not getattr(existing, summary_field) and (folder / file_name).is_file():
                     existing.store_report(json.loads((folder / file_name).read_text()))
@@ -175,6 +181,7 @@ class ModelVersion(models.Model):
             finished=timezone.now(),
         )
         version.read_folder()
+        model_store.publish(version)  # with object storage: the other hosts fetch it from there
         with transaction.atomic():
             version.number = cls.next_number()
             version.save()
@@ -334,7 +341,7 @@ class ModelVersion(models.Model):
                     continue
                 folder = folders[collection]
                 written = render_triptychs(
-                    self.path,
+                    model_store.local_folder(self),
                     files,
                     Path(tmp) / collection,
                     data=str(folder) if folder else None,
