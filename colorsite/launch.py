@@ -195,9 +195,10 @@ def start_and_watch(supervisor: Supervisor) -> int:
         supervisor.start(name, command, restart=True)
     supervisor.start("web server", [python, "manage.py", "runserver", "--noreload", f"{host}:{port}"])
     if has_model:
-        from gallery.tasks import warm_up
+        from gallery.tasks import colour_samples, warm_up
 
         warm_up.delay()  # the worker loads the model now rather than on the first photo
+        colour_samples.delay()  # the front page's examples, by the active model (skipped if it made them)
     say(f"colorsite is running at http://{host}:{port}/ — {login_hint}. Ctrl-C stops everything.")
     return supervisor.watch()
 

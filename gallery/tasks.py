@@ -27,7 +27,7 @@ from celery.signals import task_failure, worker_ready
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
-from . import broker, failures, fair_queue, health, model_store, recovery, training_runs
+from . import broker, failures, fair_queue, health, model_store, recovery, samples, training_runs
 from .enqueue import lost_after
 from .models import ModelVersion, Photo
 
@@ -217,3 +217,21 @@ def render_leaderboard(version_id: str) -> None:
     except Exception:
         log.exception("leaderboard pictures of version %s failed", version_id)
         ModelVersion.objects.filter(pk=version_id).update(pictures_state=ModelVersion.PICTURES_FAILED)
+
+
+# -- the front page's examples -------------------------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def colour_samples(force: bool = False) -> None:
+    """Colour the front page's sample photos with the active model, unless that model made them already.
+
+    Sent by `make run` at start-up (colorsite.launch), so a visitor's first page shows the model
+    the site runs; `python manage.py colour_samples` does the same in production.  Safe twice:
+    the second run finds its model in the samples' index and stops (gallery.samples).
+    """
+    version, model_dir = active_model()
+    colorizer = get_colorizer(str(model_dir))
+    label = model_label(model_dir, colorizer, version)
+    if force or not samples.made_by(label):
+        samples.make(colorizer, label)

@@ -4,6 +4,9 @@ from . import account_views, api, batch_views, health_views, share_views, staff_
 
 urlpatterns = [
     path("", views.index, name="gallery-index"),
+    # the front page's sample pictures (gallery/samples.py) and the icon browsers ask for at the root
+    path("samples/<slug:name>/<slug:kind>/", views.sample_file, name="gallery-sample"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("upload/", views.upload, name="gallery-upload"),
     path("photos/", views.photo_list, name="gallery-list"),
     path("public/", views.public_list, name="gallery-public"),

@@ -7,11 +7,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ml.inference import DEFAULT_WORKING_SIZE
 
-from . import colour_controls, quota, work_budget
+from . import colour_controls, front, quota, work_budget
 from .forms import RecolourForm, VisibilityForm
 from .limits import Allowance
 from .models import WORKING_SIZE_CHOICES, Photo
@@ -20,7 +21,22 @@ from .query_forms import FileQuery, PageQuery
 
 
 def index(request):
-    return redirect("gallery-upload" if request.user.is_authenticated else "gallery-public")
+    """Logged-in people go on to their upload page; a visitor gets the front page (gallery.front)."""
+    if request.user.is_authenticated:
+        return redirect("gallery-upload")
+    return render(request, "gallery/front.html", front.context())
+
+
+@require_GET
+def sample_file(request, name, kind):
+    """One of the front page's sample pictures (public by nature: they are published sample photos)."""
+    return front.serve_sample(name, kind)
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says; send them to the static icon."""
+    return redirect(static("gallery/favicon.svg"))
 
 
 @login_required

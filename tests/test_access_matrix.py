@@ -26,6 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from PIL import Image
 
+from gallery import samples
 from gallery.models import ApiToken, Photo, ShareLink
 from gallery.tasks import colorize_photo
 from tests.site_fixtures import encode_image, make_photo, upload_file
@@ -106,7 +107,13 @@ def png(w):
 
 MATRIX: dict[str, list[Case]] = {
     # -- the gallery (gallery/views.py) ----------------------------------------------------------------------
-    "gallery-index": [Case("GET", each(To("gallery-public"), To("gallery-upload")))],
+    "gallery-index": [Case("GET", each(200, To("gallery-upload")))],  # visitors get the front page
+    "gallery-sample": [
+        Case("GET", each(200, 200), kwargs=lambda w: {"name": "chelsea", "kind": "colour"}),
+        Case("GET", each(404, 404), kwargs=lambda w: {"name": "chelsea", "kind": "etc-passwd"}, label="unknown-kind"),
+        Case("POST", each(405, 405), kwargs=lambda w: {"name": "chelsea", "kind": "grey"}),
+    ],
+    "favicon": [Case("GET", each(302, 302)), Case("POST", each(405, 405))],
     "gallery-upload": [
         Case("GET", PAGE),
         Case("POST", each(LOGIN, To("gallery-upload")), data=png),
@@ -391,6 +398,7 @@ def world(users, fake_colorizer, make_version) -> World:
         colorize_photo(str(p.pk))
         p.refresh_from_db()
     public.set_public(True)
+    samples.make(fake_colorizer, "fake")  # the front page's examples
     version = make_version("v-ready")
     make_version("v-active", active=True)
     buffer = io.BytesIO()

@@ -179,4 +179,6 @@
   });
 
   document.querySelectorAll(".compare").forEach(setUpCompare);
+  // Other scripts move a divider through the same code (the front page's moving example, static/gallery/front.js).
+  window.colorsiteCompare = { setPos: setPos };
 })();
