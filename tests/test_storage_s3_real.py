@@ -156,7 +156,10 @@ def test_two_workers_without_a_shared_disk_colour_train_and_activate(here, djang
     assert f"models/{run.artefact_sha256}.tar" in site.s3.keys(site.bucket, "models/")
 
     # activate it: the next photos are coloured with it by workers that fetch it from the bucket
-    assert site.post_form(f"/staff/versions/{run.pk}/activate/", {}, admin)[0] == 302
+    # (a tiny run is worse than grey: the activation guard asks first, and the explicit yes activates it)
+    activate = f"/staff/versions/{run.pk}/activate/"
+    assert site.post_form(activate, {}, admin)[0] == 200
+    assert site.post_form(activate, {"confirm": "yes", "against": str(site.shipped.pk)}, admin)[0] == 302
     later = wait_all_final(upload(site, token, 4, first=10))
     assert {p.status for p in later.values()} == {Photo.DONE}
     assert {p.model_version_id for p in later.values()} == {run.pk}
