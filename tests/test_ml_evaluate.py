@@ -166,3 +166,13 @@ def test_shipped_model_beats_grey_on_the_everyday_photos_it_was_scored_on():
 def test_shipped_model_beats_grey_on_most_everyday_photos():
     report = json.loads((SHIPPED_MODEL / "evaluation_photos.json").read_text())
     assert report["beats_grey"] > 0.5
+
+
+def test_shipped_model_clears_issue_8s_photo_psnr_bar():
+    report = json.loads((SHIPPED_MODEL / "evaluation_photos.json").read_text())
+    assert report["summary"]["model"]["psnr"] >= report["summary"]["grey"]["psnr"] + 0.8
+
+
+def test_shipped_model_clears_issue_8s_landscape_psnr_bar():
+    report = json.loads((SHIPPED_MODEL / "evaluation.json").read_text())
+    assert report["summary"]["model"]["psnr"] >= 25.3
