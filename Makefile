@@ -35,7 +35,7 @@ test: install lint
 
 test-postgres: install
 	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest tests/test_site_*.py tests/test_staff_*.py tests/test_reliability_*.py \
-		tests/test_security_limits.py tests/test_fair_use_*.py -m "not browser"
+		tests/test_security_limits.py tests/test_fair_use_*.py tests/test_storage_s3*.py -m "not browser"
 
 # Migrate, make sure Redis answers (else start one), run the Celery workers and the web server; Ctrl-C stops all.
 run: install
