@@ -344,12 +344,9 @@ COLORSITE_AUTO_RETRY_DELAY = env_int("COLORSITE_AUTO_RETRY_DELAY", 120, minimum=
 
 # --- model versions and training from the staff pages -------------------------------------------------
 COLORSITE_MODELS_ROOT = Path(env_str("COLORSITE_MODELS_ROOT", str(BASE_DIR / "var" / "models")))
-# Training runs on a queue of its own, read by a worker of its own, so photos keep being coloured.
+# Training runs on a queue of its own, read by a worker of its own, so photos keep being coloured
+# (gallery.enqueue sends training runs and leaderboard pictures there).
 COLORSITE_TRAINING_QUEUE = env_str("COLORSITE_TRAINING_QUEUE", f"{CELERY_TASK_DEFAULT_QUEUE}-training")
-CELERY_TASK_ROUTES = {
-    "gallery.tasks.train_model_version": {"queue": COLORSITE_TRAINING_QUEUE},
-    "gallery.tasks.render_leaderboard": {"queue": COLORSITE_TRAINING_QUEUE},
-}
 COLORSITE_TRAINING_TIME_LIMIT = env_int("COLORSITE_TRAINING_TIME_LIMIT", 12 * 3600, minimum=60)
 COLORSITE_TRAINING_STALE_AFTER = env_int("COLORSITE_TRAINING_STALE_AFTER", 3600, minimum=60)
 COLORSITE_EVAL_EXAMPLES = env_int("COLORSITE_EVAL_EXAMPLES", 0, minimum=0)

@@ -5,6 +5,11 @@ a version's leaderboard pictures wanted); this module sends the Celery message. 
 and gallery.tasks both import it, and it reaches the task objects only when it sends, so the
 import arrows point one way: tasks -> models -> enqueue.
 
+Each message names its queue here, read from the settings when it is sent: colouring goes to
+CELERY_TASK_DEFAULT_QUEUE, training runs and leaderboard pictures to COLORSITE_TRAINING_QUEUE (read
+by a worker of its own, so photos keep being coloured while a model trains).  Named at send time,
+not routed once when Celery configures itself, so the queue is always the one the settings name now.
+
 It also holds the one definition of "lost" (``lost_after``), because that is how long a sent
 message is remembered in Redis (gallery.broker) and how long a claimed photo may run.
 """
@@ -57,17 +62,19 @@ def send_colouring(photo: Photo) -> None:
 
 def resend_colouring(photo_id) -> None:
     """Send the colouring message without touching the mark (the sweep has set it already)."""
-    _tasks().colorize_photo.delay(str(photo_id))
+    _tasks().colorize_photo.apply_async((str(photo_id),), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 def training_run(version: ModelVersion) -> None:
     """Send a queued training run to the training queue once the transaction commits."""
-    _tasks().train_model_version.delay_on_commit(str(version.pk))
+    task, pk = _tasks().train_model_version, str(version.pk)
+    transaction.on_commit(lambda: task.apply_async((pk,), queue=settings.COLORSITE_TRAINING_QUEUE))
 
 
 def leaderboard_pictures(version: ModelVersion) -> None:
     """Ask the training worker to draw a version's leaderboard pictures once the transaction commits."""
-    _tasks().render_leaderboard.delay_on_commit(str(version.pk))
+    task, pk = _tasks().render_leaderboard, str(version.pk)
+    transaction.on_commit(lambda: task.apply_async((pk,), queue=settings.COLORSITE_TRAINING_QUEUE))
 
 
 def _tasks() -> ModuleType:

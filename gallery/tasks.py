@@ -5,7 +5,7 @@ It is safe to run twice: Photo.claim lets one run through and the other returns.
 
 Training runs started from the staff pages (train_model_version) and the drawing of
 leaderboard pictures (render_leaderboard) go to the training queue
-(COLORSITE_TRAINING_QUEUE, routed in settings), which a worker of its own reads,
+(COLORSITE_TRAINING_QUEUE, named by gallery.enqueue), which a worker of its own reads,
 so colouring goes on while a model trains.  Their work is in gallery.training_runs and
 ModelVersion's methods.  The signal handlers here only wire Celery to gallery.recovery, where
 every path that takes back a photo or a run after a fault is listed.

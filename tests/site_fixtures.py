@@ -6,6 +6,8 @@
 * ``fake_colorizer``: a stand-in for ml.inference.Colorizer for unit tests (no Keras).
 * ``real_workers``: two real Celery worker processes on the real Redis (database 13, a queue
   of this run's own) with the shipped model, sharing the test database and a media folder.
+* ``messages_stay_in_process`` (every test): a test without real workers sends its messages to a
+  queue no worker reads, so the session's real workers never take its photos.
 """
 
 from __future__ import annotations
@@ -144,6 +146,43 @@ def fake_colorizer(monkeypatch):
     fake = FakeColorizer()
     monkeypatch.setattr(tasks, "get_colorizer", lambda model_dir: fake)
     return fake
+
+
+# -- which queue this process sends to -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def unread_queue():
+    """A queue of this run's own that no worker reads; emptied when the session ends."""
+    from django.conf import settings
+
+    name = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-unread"
+    yield name
+    import redis
+
+    try:
+        broker = redis.Redis.from_url(settings.REDIS_URL)
+        leftovers = broker.keys(f"*{name}*")
+        if leftovers:
+            broker.delete(*leftovers)
+    except redis.RedisError:
+        pass  # Redis is gone (a test stopped its own): the queue's name is this run's only, nothing reuses it
+
+
+@pytest.fixture(autouse=True)
+def messages_stay_in_process(request, settings, unread_queue):
+    """Send this test's colouring and training messages where no worker takes them, unless it uses real workers.
+
+    The real workers (``real_workers``, ``training_worker``) live for the whole session once a test
+    starts them, and they share the test database.  A test that colours in this process (``fake_colorizer``)
+    or watches a photo stay queued would race them for its own photos: a worker could claim a photo
+    first and colour it with the real model from a media folder where it is not.  gallery.enqueue
+    names the queue from the settings when it sends, so changing the settings here is enough.
+    """
+    if "real_workers" in request.fixturenames:
+        return
+    settings.CELERY_TASK_DEFAULT_QUEUE = unread_queue
+    settings.COLORSITE_TRAINING_QUEUE = f"{unread_queue}-training"
 
 
 # -- real workers ---------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 @pytest.fixture(autouse=True)
 def no_sends(monkeypatch):
-    monkeypatch.setattr(colorize_photo, "delay", lambda photo_id: None)
+    monkeypatch.setattr(colorize_photo, "apply_async", lambda args, **options: None)
 
 
 def work_used(user) -> int:

@@ -28,7 +28,7 @@ def used(user) -> int:
 @pytest.fixture
 def no_sends(monkeypatch):
     """Uploads here need no worker."""
-    monkeypatch.setattr(colorize_photo, "delay", lambda photo_id: None)
+    monkeypatch.setattr(colorize_photo, "apply_async", lambda args, **options: None)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -38,7 +38,7 @@ REFUSED = "Error 111 connecting to 127.0.0.1:6379. Connection refused."
 def sent(monkeypatch):
     """Records the photo ids sent to the workers instead of sending them."""
     ids = []
-    monkeypatch.setattr(colorize_photo, "delay", lambda photo_id: ids.append(photo_id))
+    monkeypatch.setattr(colorize_photo, "apply_async", lambda args, **options: ids.append(args[0]))
     return ids
 
 
@@ -52,7 +52,7 @@ def redis_down(monkeypatch):
     def refuse_redis(*args, **kwargs):
         raise redis.ConnectionError(REFUSED)
 
-    monkeypatch.setattr(colorize_photo, "delay", refuse)
+    monkeypatch.setattr(colorize_photo, "apply_async", refuse)
     monkeypatch.setattr(broker, "mark_sent", refuse_redis)
 
 

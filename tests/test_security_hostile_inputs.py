@@ -280,7 +280,7 @@ def test_the_whole_corpus_at_once_through_the_upload_page(owner_client, media_ro
     """The no-JavaScript form: one request, every file; one message per refused file, no server error."""
     from gallery.tasks import colorize_photo
 
-    monkeypatch.setattr(colorize_photo, "delay", lambda photo_id: None)
+    monkeypatch.setattr(colorize_photo, "apply_async", lambda args, **options: None)
     corpus = hostile_corpus()
     response = owner_client.post(
         reverse("gallery-upload"), {"file": [upload_file(s.name, s.data) for s in corpus]}, follow=True

@@ -21,7 +21,7 @@ def no_sends(monkeypatch, settings):
     (user ids repeat from test to test).  The suite runs without a limit otherwise (tests/site_settings.py)."""
     from gallery.tasks import colorize_photo
 
-    monkeypatch.setattr(colorize_photo, "delay", lambda photo_id: None)
+    monkeypatch.setattr(colorize_photo, "apply_async", lambda args, **options: None)
     client = broker._client(settings.REDIS_URL)
     for key in client.scan_iter(broker.key("uploads", "*")):
         client.delete(key)

@@ -22,7 +22,7 @@ WIDTH, HEIGHT = 1600, 1000  # larger than the page shows it, so 100 % is a real 
 @pytest.fixture
 def coloured_photo(django_user_model, media_root, fake_colorizer, monkeypatch):
     """A done 1600×1000 photo of a new user "maria", coloured twice (natural at 256, then vivid at 512)."""
-    monkeypatch.setattr(colorize_photo, "delay", lambda photo_id: None)  # coloured here, not by workers
+    monkeypatch.setattr(colorize_photo, "apply_async", lambda args, **options: None)  # coloured here, not by workers
     owner = django_user_model.objects.create_user("maria", password=PASSWORD)
     photo = Photo.create_from_upload(owner, "harbour.png", Image.fromarray(make_photo(WIDTH, HEIGHT)), "PNG", 1000)
     colorize_photo(str(photo.pk))

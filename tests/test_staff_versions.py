@@ -372,10 +372,15 @@ def test_one_run_at_a_time(users, make_version, engine, django_capture_on_commit
     assert ModelVersion.objects.filter(state__in=ModelVersion.IN_PROGRESS).count() == 1
 
 
-def test_the_training_task_is_routed_to_the_training_queue(settings):
-    assert tasks.train_model_version.name in settings.CELERY_TASK_ROUTES
-    queue = settings.CELERY_TASK_ROUTES[tasks.train_model_version.name]["queue"]
-    assert queue == settings.COLORSITE_TRAINING_QUEUE != settings.CELERY_TASK_DEFAULT_QUEUE
+def test_the_training_task_is_sent_to_the_training_queue(
+    users, django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    sent = []
+    monkeypatch.setattr(tasks.train_model_version, "apply_async", lambda args, **options: sent.append(options))
+    with django_capture_on_commit_callbacks(execute=True):
+        training_runs.start(TINY_RUN, created_by=users.superuser)
+    assert sent == [{"queue": settings.COLORSITE_TRAINING_QUEUE}]
+    assert settings.COLORSITE_TRAINING_QUEUE != settings.CELERY_TASK_DEFAULT_QUEUE
     assert tasks.train_model_version.acks_late is False  # hours long: see its docstring
 
 
