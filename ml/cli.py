@@ -46,7 +46,8 @@ def _calibrate(args) -> int:
     )
     for row in info.get("decode_search", []):
         per_collection = "  ".join(
-            f"{name} PSNR {c['psnr']:.2f} CF {c['colourfulness']:.1f} ΔCF {c['delta_colourfulness']:.1f}"
+            f"{name} PSNR {c['psnr']:.2f} CF {c['colourfulness']:.1f} ΔCF {c['delta_colourfulness']:.1f} "
+            f"beats grey {100 * c['beats_grey']:.0f} %"
             for name, c in row["by_collection"].items()
         )
         print(f"α={row['correction']:<5} T={row['temperature']:<5} s={row['saturation']:<5} {per_collection}")
