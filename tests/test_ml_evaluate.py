@@ -176,3 +176,8 @@ def test_shipped_model_clears_issue_8s_photo_psnr_bar():
 def test_shipped_model_clears_issue_8s_landscape_psnr_bar():
     report = json.loads((SHIPPED_MODEL / "evaluation.json").read_text())
     assert report["summary"]["model"]["psnr"] >= 25.3
+
+
+def test_shipped_model_clears_issue_8s_share_of_photos_beating_grey():
+    report = json.loads((SHIPPED_MODEL / "evaluation_photos.json").read_text())
+    assert report["beats_grey"] >= 0.65
