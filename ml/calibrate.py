@@ -46,7 +46,7 @@ def _decode_table(colorizer, rgb) -> dict[tuple[float, float, float], dict[str, 
     The network runs once per photo and the annealed mean once per (α, T): the saturation scales
     the decoded ab linearly, so it is applied after the stretch to full size.
     """
-    rows: dict[tuple[float, float, float], list[tuple[float, float]]] = {}
+    rows: dict[tuple[float, float, float], list[tuple[float, float, float]]] = {}
     for x in rgb:
         l = color.fast_rgb_to_l(x)
         grey = metrics.psnr(color.grey_rgb(x), x)
