@@ -67,13 +67,16 @@ def resend_colouring(photo_id) -> None:
 
 def training_run(version: ModelVersion) -> None:
     """Send a queued training run to the training queue once the transaction commits."""
-    task, pk = _tasks().train_model_version, str(version.pk)
-    transaction.on_commit(lambda: task.apply_async((pk,), queue=settings.COLORSITE_TRAINING_QUEUE))
+    _to_training_queue_on_commit(_tasks().train_model_version, version)
 
 
 def leaderboard_pictures(version: ModelVersion) -> None:
     """Ask the training worker to draw a version's leaderboard pictures once the transaction commits."""
-    task, pk = _tasks().render_leaderboard, str(version.pk)
+    _to_training_queue_on_commit(_tasks().render_leaderboard, version)
+
+
+def _to_training_queue_on_commit(task, version: ModelVersion) -> None:
+    pk = str(version.pk)
     transaction.on_commit(lambda: task.apply_async((pk,), queue=settings.COLORSITE_TRAINING_QUEUE))
 
 

@@ -151,6 +151,16 @@ def fake_colorizer(monkeypatch):
 # -- which queue this process sends to -------------------------------------------------------------------
 
 
+def delete_queue_keys(redis_url: str, queue: str) -> None:
+    """Delete every Redis key naming ``queue``: its messages, bindings, unacked duplicates and sent marks."""
+    import redis
+
+    broker = redis.Redis.from_url(redis_url)
+    leftovers = broker.keys(f"*{queue}*")
+    if leftovers:
+        broker.delete(*leftovers)
+
+
 @pytest.fixture(scope="session")
 def unread_queue():
     """A queue of this run's own that no worker reads; emptied when the session ends."""
@@ -161,10 +171,7 @@ def unread_queue():
     import redis
 
     try:
-        broker = redis.Redis.from_url(settings.REDIS_URL)
-        leftovers = broker.keys(f"*{name}*")
-        if leftovers:
-            broker.delete(*leftovers)
+        delete_queue_keys(settings.REDIS_URL, name)
     except redis.RedisError:
         pass  # Redis is gone (a test stopped its own): the queue's name is this run's only, nothing reuses it
 
@@ -335,12 +342,7 @@ def real_workers(django_db_setup, django_db_blocker, tmp_path_factory):
         yield workers
     finally:
         workers.stop()
-        import redis
-
-        broker = redis.Redis.from_url(settings.REDIS_URL)
-        leftovers = broker.keys(f"*{workers.queue}*")  # this run's queues, bindings, unacked duplicates
-        if leftovers:
-            broker.delete(*leftovers)
+        delete_queue_keys(settings.REDIS_URL, workers.queue)
         if redis_server:
             stop([redis_server])
 
