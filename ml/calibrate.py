@@ -122,23 +122,18 @@ def calibrate(
     collections: tuple[str, ...] = _dataset.DATASETS,
     max_delta_cf: float = MAX_DELTA_CF,
     val_examples: int | None = None,
-    flip_average: bool | None = None,
 ) -> dict:
     """Choose the decode (classification) on the val splits of ``collections`` together; record val metrics.
 
     Both collections' val photos judge each decode (see :func:`choose_decoding`), so one decode
     serves both kinds of picture; ``model.json`` gets the choice, the whole search
-    table, and the validation summary of each collection.  ``flip_average`` (None: as
-    ``model.json`` says) is how the network will be served (:meth:`ml.inference.Colorizer.predict_grid`),
-    so the decode is chosen and the figures are measured that way.
+    table, and the validation summary of each collection.
     """
     from .inference import Colorizer
 
     model_dir = Path(model_dir)
     info = json.loads((model_dir / "model.json").read_text())
     colorizer = Colorizer(model_dir)
-    if flip_average is not None:
-        info["flip_average"] = colorizer.flip_average = flip_average
     paths = {"landscape": data, "photos": photos}
     val = {
         name: _dataset.load_rgb(_dataset.split_files(_dataset.dataset_root(paths[name], name), "val", val_examples))

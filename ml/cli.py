@@ -43,7 +43,6 @@ def _calibrate(args) -> int:
         collections=tuple(args.collections),
         max_delta_cf=args.max_delta_colourfulness,
         val_examples=args.val_examples,
-        flip_average=args.flip_average,
     )
     for row in info.get("decode_search", []):
         per_collection = "  ".join(
@@ -172,11 +171,6 @@ def _add_calibrate(sub) -> None:
     k.add_argument("--collections", nargs="+", choices=DATASETS, default=list(DATASETS))
     k.add_argument("--max-delta-colourfulness", type=float, default=MAX_DELTA_CF)
     k.add_argument("--val-examples", type=int)
-    k.add_argument(
-        "--flip-average",
-        action=argparse.BooleanOptionalAction,
-        help="average the network over each photo and its mirror (twice its time; default: as model.json says)",
-    )
     k.set_defaults(run=_calibrate)
 
 

@@ -93,8 +93,6 @@ class Colorizer:
         self.correction = float(self.info.get("correction", 0.0) if correction is None else correction)
         # A chroma scale on the decoded ab (1 = as decoded), chosen with the other two on the val photos.
         self.saturation = float(self.info.get("saturation", 1.0) if saturation is None else saturation)
-        # Average the network's output over the photo and its mirror image (see predict_grid).
-        self.flip_average = bool(self.info.get("flip_average", False))
 
     # -- the network on normalised L at working size --------------------------------------------
 
@@ -103,13 +101,6 @@ class Colorizer:
 
         The plane is padded (mirrored) up to a multiple of the network's input
         multiple, and the output cropped back to the cells covering the image.
-
-        With ``flip_average`` (a model's ``model.json`` says so) the padded plane and its
-        left-right mirror go through the network as one batch of two, and the mirror's output,
-        mirrored back, is averaged in.  A colour the network guesses from one side of an object
-        but not the other then comes out milder; on the val splits of the shipped model this
-        gained about 0.05 dB and one photo in a hundred beating grey, for twice the network's time.
-        The padded width is a multiple of the output stride, so the two grids' cells line up.
         """
         h, w = l_small.shape
         ph, pw = -h % self.input_multiple, -w % self.input_multiple
@@ -119,11 +110,7 @@ class Colorizer:
             padded = np.pad(l_norm, ((0, ph), (0, pw)), mode="reflect")
         else:
             padded = np.pad(l_norm, ((0, ph), (0, pw)), mode="edge")
-        batch = padded[None, :, :, None]
-        if self.flip_average:
-            batch = np.concatenate([batch, batch[:, :, ::-1]])
-        out = np.asarray(self.model.predict_on_batch(batch))
-        out = (out[0] + out[1][:, ::-1]) / 2 if self.flip_average else out[0]
+        out = np.asarray(self.model.predict_on_batch(padded[None, :, :, None]))[0]
         return out[: -(-h // self.output_stride), : -(-w // self.output_stride)]  # ceil(h / s) x ceil(w / s) cells
 
     def decode(

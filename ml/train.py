@@ -170,7 +170,6 @@ def _warm_start(config: TrainConfig) -> dict:
         "weights": model.get_weights(),
         "bins": info.get("bins"),
         "epochs_run": info.get("epochs_run", 0) + info.get("init_from", {}).get("epochs_run", 0),
-        "flip_average": info.get("flip_average", False),
     }
 
 
@@ -208,8 +207,6 @@ def build_network(config: TrainConfig, train_sets: dict[str, np.ndarray]):
     if start:
         model.set_weights(start["weights"])
         info["init_from"] = {"path": config.init_from, "epochs_run": start["epochs_run"]}
-        if start["flip_average"]:  # a fine-tune is served the way the model it starts from is
-            info["flip_average"] = True
     elif config.arch == "lite0_unet":
         from . import encoder
 

@@ -30,16 +30,6 @@ def test_output_has_the_input_size_and_keeps_its_lightness(colorizer, size):
     assert np.abs(lightness(out) - color.rgb_to_l(rgb)).mean() < 1.0
 
 
-@pytest.mark.parametrize("flip_average", [False, True])
-def test_only_the_flip_average_colours_a_mirrored_photo_as_the_mirror_of_its_colours(colorizer, flip_average):
-    served = Colorizer.in_memory(colorizer.model, colorizer.info)
-    served.flip_average = flip_average
-    l = np.random.default_rng(3).uniform(0, 100, (64, 96)).astype(np.float32)  # no padding: widths line up
-    mirrored_first = served.predict_grid(l[:, ::-1])
-    mirrored_after = served.predict_grid(l)[:, ::-1]
-    assert np.allclose(mirrored_first, mirrored_after, atol=1e-4) == flip_average
-
-
 def test_a_large_photo_is_predicted_small_and_merged_at_full_size(colorizer):
     rgb = np.repeat(np.repeat(landscape_photo(0), 16, axis=0), 16, axis=1)  # 2400 x 2400
     out = np.asarray(colorizer.colorize(Image.fromarray(rgb), working_size=128))

@@ -1,16 +1,13 @@
 """A tiny end-to-end run of the default architecture: train on both collections -> evaluate both -> colorize."""
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from ml.calibrate import calibrate
 from ml.data import dataset_root, split_files
 from ml.evaluate import evaluate
-from ml.inference import Colorizer
 from ml.train import TrainConfig, stages, train
 from tests.ml_support import REPO
 
@@ -93,29 +90,6 @@ def test_the_cli_colours_a_photo_with_the_trained_model(trained, tmp_path):
 def test_a_fine_tune_has_no_frozen_stage(tmp_path):
     config = TrainConfig(out=str(tmp_path), epochs=2, frozen_epochs=1, init_from=str(tmp_path))
     assert [name for name, *_ in stages(config)] == ["full"]
-
-
-def test_the_flip_average_is_chosen_at_calibration_and_kept_by_a_fine_tune(trained, tmp_path):
-    folder = tmp_path / "flipped"
-    shutil.copytree(trained[1], folder)  # the module's model stays as the other tests expect it
-    calibrate(folder, val_examples=4, flip_average=True)
-    assert json.loads((folder / "model.json").read_text())["flip_average"] is True
-    assert Colorizer(folder).flip_average
-    tuned = tmp_path / "tuned"
-    config = TrainConfig(
-        out=str(tuned),
-        init_from=str(folder),
-        epochs=1,
-        steps_per_epoch=1,
-        batch_size=4,
-        crop=64,
-        max_examples=8,
-        val_examples=4,
-        cache_dir=None,
-        calibrate=False,
-    )
-    train(config)
-    assert json.loads((tuned / "model.json").read_text())["flip_average"] is True
 
 
 def test_a_crop_that_is_no_multiple_of_32_is_refused_for_the_pretrained_net():
