@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from tests.site_fixtures import PASSWORD
 from tests.test_site_browser import chromium_logged_in
+from tests.test_staff_progress import PLAN
 
 pytestmark = [pytest.mark.browser, pytest.mark.real, pytest.mark.django_db(transaction=True)]
 
@@ -89,9 +90,6 @@ def test_an_admin_sees_the_progress_bar_move_during_a_quick_run(admin_page, tmp_
     page.wait_for_selector("article.version-report .chart-curves svg")
     assert page.locator('.chart-curves circle[data-series="val_loss"]').count() == 4
     assert page.locator('.chart-histogram rect[data-series="model"]').count() > 0
-
-
-PLAN = {"loading": 2.0, "training": 60.0, "validating": 10.0, "evaluating:landscape": 20.0, "evaluating:photos": 20.0}
 
 
 def in_a_thread(work) -> None:
