@@ -4,6 +4,7 @@ import json
 import tarfile
 
 import pytest
+from PIL import Image, JpegImagePlugin
 
 from ml.pack import pack
 
@@ -32,3 +33,9 @@ def test_the_last_part_lists_every_parts_photos(parts):
 
 def test_the_last_part_carries_the_encoder_weights(parts):
     assert (parts[1] / "encoder.npz").is_file()
+
+
+def test_packed_photos_keep_their_chroma_at_full_resolution(parts):
+    photo = next((parts[0] / "photos" / "train").iterdir())
+    with Image.open(photo) as image:
+        assert JpegImagePlugin.get_sampling(image) == 0  # 4:4:4
