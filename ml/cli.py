@@ -122,6 +122,12 @@ def _add_train(sub) -> None:
     t.add_argument("--data", help="landscape folder (default $COLORSITE_DATASET or ../shared/datasets/landscape)")
     t.add_argument("--photos", help="everyday-photos folder (default $COLORSITE_PHOTOS or ../shared/datasets/photos)")
     t.add_argument("--mix", type=float, help="landscape share of each batch (0: photos only, 1: landscape only)")
+    t.add_argument(
+        "--balance-sources",
+        action="store_true",
+        default=None,
+        help="give each photos source set (file-name prefix) an equal part of the photos' share of a batch",
+    )
     t.add_argument("--epochs", type=int)
     t.add_argument("--frozen-epochs", type=int, help="first epochs with the pretrained encoder fixed")
     t.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the photos)")

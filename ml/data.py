@@ -74,6 +74,14 @@ def source_of(path: str | os.PathLike) -> str:
     return "landscape"
 
 
+def split_by_source(rgb: np.ndarray, paths: list[Path]) -> dict[str, np.ndarray]:
+    """The rows of ``rgb`` (one per path, in the same order) grouped by source set, by name."""
+    if len(rgb) != len(paths):
+        raise ValueError(f"{len(rgb)} photos but {len(paths)} file names")
+    sources = np.array([source_of(p) for p in paths])
+    return {name: rgb[sources == name] for name in sorted(set(sources))}
+
+
 def decode(path: Path, size: int | None = None) -> np.ndarray:
     """uint8 RGB of a photo; with ``size``, its centre square resized to size x size."""
     with Image.open(path) as opened:

@@ -145,3 +145,20 @@ def test_fast_lab_agrees_with_scikit_image():
 
     rgb = np.random.default_rng(3).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     assert np.abs(color.fast_rgb_to_lab(rgb) - color.rgb_to_lab(rgb)).max() < 0.1
+
+
+def test_photos_grouped_by_source_keep_their_own_rows():
+    paths = [
+        "train/pets_homes-train-00000.jpg",
+        "train/ccp_streetpeople-train-00000.jpg",
+        "train/pets_homes-train-00001.jpg",
+    ]
+    rgb = np.arange(3, dtype=np.uint8).reshape(3, 1, 1, 1)
+    groups = data.split_by_source(rgb, paths)
+    assert groups["pets_homes"].ravel().tolist() == [0, 2]
+    assert groups["ccp_streetpeople"].ravel().tolist() == [1]
+
+
+def test_grouping_by_source_refuses_a_name_list_of_another_length():
+    with pytest.raises(ValueError, match="file names"):
+        data.split_by_source(np.zeros((2, 1, 1, 3), np.uint8), ["train/pets_homes-train-00000.jpg"])

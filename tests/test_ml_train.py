@@ -1,10 +1,11 @@
 import json
 
+import numpy as np
 import pytest
 
 from ml.calibrate import CORRECTIONS, SATURATIONS, TEMPERATURES
 from ml.inference import Colorizer
-from ml.train import TrainConfig, TrainingCancelled, train
+from ml.train import TrainConfig, TrainingCancelled, train, training_mixture
 
 
 def config(out, **overrides):
@@ -93,3 +94,29 @@ def test_a_run_finished_with_no_time_left_still_writes_its_model(tmp_path):
     (tmp_path / "model.keras").unlink()
     train(config(tmp_path, epochs=1, max_minutes=0))
     assert (tmp_path / "model.keras").is_file()
+
+
+def photos_train_placeholder() -> np.ndarray:
+    """One tiny stand-in row per real photos train file, in split order (only the file names matter here)."""
+    from ml import data
+
+    return np.zeros((len(data.split_files(data.dataset_root(None, "photos"), "train")), 1, 1, 3), np.uint8)
+
+
+def test_without_balancing_each_collection_is_one_array_at_its_share(tmp_path):
+    sets = {"landscape": np.zeros((4, 1, 1, 3), np.uint8), "photos": photos_train_placeholder()}
+    _, weights = training_mixture(config(tmp_path, mix=0.3, max_examples=None), sets)
+    assert weights == [0.3, 0.7]
+
+
+def test_balanced_sources_split_the_photos_share_equally_between_source_sets(tmp_path):
+    sets = {"landscape": np.zeros((4, 1, 1, 3), np.uint8), "photos": photos_train_placeholder()}
+    arrays, weights = training_mixture(config(tmp_path, mix=0.5, max_examples=None, balance_sources=True), sets)
+    assert len(arrays) == 11  # landscape + the ten source sets of the photos train split
+    assert weights[1:] == pytest.approx([0.05] * 10)
+
+
+def test_balanced_sources_keep_every_photo(tmp_path):
+    sets = {"photos": photos_train_placeholder()}
+    arrays, _ = training_mixture(config(tmp_path, mix=0.0, max_examples=None, balance_sources=True), sets)
+    assert sum(len(a) for a in arrays) == len(sets["photos"])
