@@ -96,19 +96,20 @@ class TrainingCancelled(Exception):
     """Raised by a progress callback to stop training cleanly."""
 
 
-def class_table(collections: dict[str, np.ndarray], shares: dict[str, float]) -> dict:
+def class_table(arrays: list[np.ndarray], shares: list[float]) -> dict:
     """Bins, prior and rebalancing weights from the training photos' ab on the output grid.
 
-    Each collection's histogram is normalised and weighted by its share of the
-    batches, so the prior is the colour distribution the network actually sees.
+    ``arrays`` and ``shares`` are what training batches draw from (:func:`training_mixture`):
+    each array's histogram is normalised and weighted by its share of the batches, so the
+    prior is the colour distribution the network actually sees.
     """
     total = np.zeros(len(bins.grid_centres()))
-    for name, rgb in collections.items():
+    for rgb, share in zip(arrays, shares, strict=True):
         hist = np.zeros_like(total)
         for i in range(0, len(rgb), 256):
             ab = color.fast_rgb_to_lab(rgb[i : i + 256])[..., 1:]
             hist += bins.grid_histogram(_dataset.pool_ab(ab, OUTPUT_STRIDE))
-        total += shares[name] * hist / hist.sum()
+        total += share * hist / hist.sum()
     centres, prior = bins.fit_bins(total)
     weights = bins.rebalance_weights(centres, prior)
     return {"centres": centres.tolist(), "prior": prior.tolist(), "weights": weights.tolist()}
@@ -194,7 +195,7 @@ def build_network(config: TrainConfig, train_sets: dict[str, np.ndarray]):
     }
     num_bins, loss = None, "mean_squared_error"
     if config.family == "classification":
-        table = start["bins"] if start else class_table(train_sets, config.collections())
+        table = start["bins"] if start else class_table(*training_mixture(config, train_sets))
         info["bins"] = table
         num_bins = len(table["centres"])
         loss = RebalancedSoftCrossEntropy(table["centres"], table["weights"])

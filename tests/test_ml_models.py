@@ -34,7 +34,7 @@ def test_a_few_training_steps_lower_the_loss_on_real_photos(family):
     keras.utils.set_random_seed(0)
     rgb = data.load_training_split(landscape_root(), "train", max_examples=16)
     if family == "classification":
-        table = class_table({"landscape": rgb}, {"landscape": 1.0})
+        table = class_table([rgb], [1.0])
         loss = RebalancedSoftCrossEntropy(table["centres"], table["weights"])
         model = build_model(family=family, filters=8, depth=1, num_bins=len(table["centres"]))
     else:

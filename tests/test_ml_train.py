@@ -120,3 +120,19 @@ def test_balanced_sources_keep_every_photo(tmp_path):
     sets = {"photos": photos_train_placeholder()}
     arrays, _ = training_mixture(config(tmp_path, mix=0.0, max_examples=None, balance_sources=True), sets)
     assert sum(len(a) for a in arrays) == len(sets["photos"])
+
+
+def test_the_class_prior_weighs_each_array_by_its_share_not_its_size():
+    from ml import color
+    from ml.train import class_table
+
+    red = np.tile(np.array([200, 30, 30], np.uint8), (1, 8, 8, 1))  # one photo
+    blue = np.tile(np.array([30, 30, 200], np.uint8), (9, 8, 8, 1))  # nine photos
+    table = class_table([red, blue], [0.5, 0.5])
+    centres, prior = np.array(table["centres"]), np.array(table["prior"])
+
+    def mass_near(rgb):
+        ab = color.fast_rgb_to_lab(rgb[:1, :1, :1])[0, 0, 0, 1:]
+        return prior[np.linalg.norm(centres - ab, axis=1) < 15].sum()
+
+    assert mass_near(red) == pytest.approx(mass_near(blue), rel=0.2)
