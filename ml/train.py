@@ -175,8 +175,11 @@ def _warm_start(config: TrainConfig) -> dict:
     }
 
 
-def build_network(config: TrainConfig, train_sets: dict[str, np.ndarray]):
-    """(model, loss, info, build) for the run: bins, pretrained or warm-started weights, the model's record."""
+def build_network(config: TrainConfig, train_sets: dict[str, np.ndarray], mixture: tuple[list, list[float]]):
+    """(model, loss, info, build) for the run: bins, pretrained or warm-started weights, the model's record.
+
+    ``mixture`` is :func:`training_mixture` of ``train_sets``: the classification bins are fitted to it.
+    """
     import keras
 
     from .models import RebalancedSoftCrossEntropy, build_colorizer, parameter_count
@@ -195,7 +198,7 @@ def build_network(config: TrainConfig, train_sets: dict[str, np.ndarray]):
     }
     num_bins, loss = None, "mean_squared_error"
     if config.family == "classification":
-        table = start["bins"] if start else class_table(*training_mixture(config, train_sets))
+        table = start["bins"] if start else class_table(*mixture)
         info["bins"] = table
         num_bins = len(table["centres"])
         loss = RebalancedSoftCrossEntropy(table["centres"], table["weights"])
@@ -271,8 +274,8 @@ def training_mixture(config: TrainConfig, train_sets: dict[str, np.ndarray]) -> 
     return arrays, weights
 
 
-def _datasets(config: TrainConfig, train_sets, val_sets):
-    """(training batches, one validation set per collection, all val photos together)."""
+def _datasets(config: TrainConfig, mixture, val_sets):
+    """(training batches from ``mixture``, one validation set per collection, all val photos together)."""
     common: dict[str, Any] = dict(
         batch_size=config.batch_size,
         output_stride=OUTPUT_STRIDE,
@@ -280,7 +283,7 @@ def _datasets(config: TrainConfig, train_sets, val_sets):
         seed=config.seed,
         workers=config.workers,
     )
-    arrays, weights = training_mixture(config, train_sets)
+    arrays, weights = mixture
     train_ds = _dataset.make_dataset(
         arrays,
         crop=config.crop,
@@ -314,7 +317,7 @@ def _callbacks(config: TrainConfig, stage: str, history: list[dict], progress) -
     ]
 
 
-def fit_stages(config, model, loss, info, train_sets, val_sets, report) -> list[dict]:
+def fit_stages(config, model, loss, info, mixture, val_sets, report) -> list[dict]:
     """Run each stage (resuming where a previous run of the same command stopped); returns the log."""
     import keras
 
@@ -322,7 +325,7 @@ def fit_stages(config, model, loss, info, train_sets, val_sets, report) -> list[
     from .models import set_encoder_trainable
 
     out = Path(config.out)
-    train_ds, val_ds, joined = _datasets(config, train_sets, val_sets)
+    train_ds, val_ds, joined = _datasets(config, mixture, val_sets)
     log_path = out / "train_log.json"
     history = json.loads(log_path.read_text()) if log_path.exists() else []
 
@@ -384,9 +387,10 @@ def train(config: TrainConfig, progress=None) -> dict:
     report = progress or (lambda event: None)
     report({"stage": "loading"})
     train_sets, val_sets = load_collections(config)
-    model, loss, info, build = build_network(config, train_sets)
+    mixture = training_mixture(config, train_sets)  # once: balancing copies the photos into groups
+    model, loss, info, build = build_network(config, train_sets, mixture)
     info["val_examples"] = {k: len(v) for k, v in val_sets.items()}
-    history = fit_stages(config, model, loss, info, train_sets, val_sets, report)
+    history = fit_stages(config, model, loss, info, mixture, val_sets, report)
     save_for_inference(model, out / "model.keras", build)
     info["epochs_run"] = len(history)
     info["best_epoch"] = int(min(history, key=lambda h: h.get("val_loss", math.inf))["epoch"]) if history else None
