@@ -128,6 +128,11 @@ def _add_train(sub) -> None:
         default=None,
         help="give each photos source set (file-name prefix) an equal part of the photos' share of a batch",
     )
+    t.add_argument(
+        "--ema-momentum",
+        type=float,
+        help="validate and save a moving average of the weights (e.g. 0.995) instead of the last step's",
+    )
     t.add_argument("--epochs", type=int)
     t.add_argument("--frozen-epochs", type=int, help="first epochs with the pretrained encoder fixed")
     t.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the photos)")

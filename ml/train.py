@@ -48,6 +48,7 @@ class TrainConfig:
     photos: str | None = None  # the everyday-photos folder
     mix: float = 0.3  # landscape share of each batch; 0 trains on photos only, 1 on landscape only
     balance_sources: bool = False  # give each photos source set an equal part of the photos' share
+    ema_momentum: float | None = None  # keep a moving average of the weights; it is validated and saved
     epochs: int = 8
     frozen_epochs: int = 1  # of ``epochs``, how many keep the pretrained encoder fixed (lite0_unet)
     steps_per_epoch: int | None = None  # default: one pass over all training photos
@@ -80,6 +81,8 @@ class TrainConfig:
             raise ValueError("epochs, batch_size and learning_rate must be positive")
         if not 0 <= self.frozen_epochs <= self.epochs:
             raise ValueError(f"frozen_epochs must lie in [0, epochs], got {self.frozen_epochs}")
+        if self.ema_momentum is not None and not 0.0 < self.ema_momentum < 1.0:
+            raise ValueError(f"ema_momentum must lie in (0, 1), got {self.ema_momentum}")
         if not 0.0 <= self.mix <= 1.0:
             raise ValueError(f"mix (the landscape share) must lie in [0, 1], got {self.mix}")
         multiple = INPUT_MULTIPLES[self.arch]
@@ -300,11 +303,19 @@ def _datasets(config: TrainConfig, mixture, val_sets):
 
 
 def _callbacks(config: TrainConfig, stage: str, history: list[dict], progress) -> list:
+    """The fit callbacks, in an order that matters where the weights are averaged.
+
+    BackupAndRestore comes first, so a resumed run continues from the weights being trained;
+    SwapEMAWeights then puts the average in the model at each epoch's end, so the checkpoint, the
+    early stopping and the per-collection validation all judge the weights that will be saved.
+    """
     import keras
 
     out = Path(config.out)
+    averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema_momentum else []
     return [
         keras.callbacks.BackupAndRestore(str(out / "backup" / stage)),
+        *averaging,
         keras.callbacks.ModelCheckpoint(  # on resume, only an epoch better than the logged ones replaces the best
             str(out / "best.weights.h5"),
             monitor="val_loss",
@@ -344,7 +355,8 @@ def fit_stages(config, model, loss, info, mixture, val_sets, report) -> list[dic
         if config.arch == "lite0_unet":
             set_encoder_trainable(model, stage != "frozen")
         schedule = keras.optimizers.schedules.CosineDecay(rate, decay_steps=len(train_ds) * (end - first), alpha=0.05)
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
+        averaging = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum else {}
+        model.compile(optimizer=keras.optimizers.Adam(schedule, **averaging), loss=loss)
         progress = EpochProgress(
             report,
             log_path,

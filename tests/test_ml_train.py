@@ -64,6 +64,8 @@ def test_bad_configuration_is_refused():
         TrainConfig(family="gan")
     with pytest.raises(ValueError):
         TrainConfig(crop=100)
+    with pytest.raises(ValueError):
+        TrainConfig(ema_momentum=1.0)
 
 
 def test_the_cli_records_the_exact_training_command(monkeypatch):
@@ -136,3 +138,28 @@ def test_the_class_prior_weighs_each_array_by_its_share_not_its_size():
         return prior[np.linalg.norm(centres - ab, axis=1) < 15].sum()
 
     assert mass_near(red) == pytest.approx(mass_near(blue), rel=0.2)
+
+
+def _val_losses(folder):
+    return [row["val_loss"] for row in json.loads((folder / "train_log.json").read_text())]
+
+
+def test_with_averaged_weights_the_averaged_network_is_validated(tmp_path):
+    train(config(tmp_path / "last", learning_rate=0.02, calibrate=False))
+    train(config(tmp_path / "averaged", learning_rate=0.02, ema_momentum=0.9, calibrate=False))
+    # Same seed, same batches, same steps: only the weights that were judged can differ.
+    assert _val_losses(tmp_path / "averaged") != _val_losses(tmp_path / "last")
+
+
+def test_with_averaged_weights_the_saved_best_epoch_is_the_network_its_val_loss_measured(tmp_path):
+    from ml.train import _datasets, build_network, load_collections
+
+    cfg = config(tmp_path, learning_rate=0.02, ema_momentum=0.9, calibrate=False)  # steps big enough to tell
+    train(cfg)
+    train_sets, val_sets = load_collections(cfg)
+    mixture = training_mixture(cfg, train_sets)
+    model, loss, _, _ = build_network(cfg, train_sets, mixture)
+    model.load_weights(str(tmp_path / "best.weights.h5"))
+    model.compile(loss=loss)
+    joined = _datasets(cfg, mixture, val_sets)[2]
+    assert model.evaluate(joined, verbose=0) == pytest.approx(min(_val_losses(tmp_path)), rel=1e-4)
