@@ -34,19 +34,26 @@ MAX_DELTA_CF = 10.0
 # within 0.15-0.4 dB of the best all lead to the same choice, which leaves 73 % of everyday val photos
 # better than grey instead of 66 % for 0.2 dB of landscape PSNR (see models/default/README.md).
 PSNR_TOLERANCE = 0.25
+# Issue 8's floor for each source set (a file-name prefix of the everyday photos; landscape is one):
+# its mean PSNR at most this far below grey's.  In the band above, decodes that hold every source
+# set of the val photos to it come first: a mean over all photos can hide one kind of picture made
+# worse than grey (clothing on run 7's val photos: -0.26 dB).
+SOURCE_FLOOR = -0.1
 
 
 def validation_rows(colorizer, rgb) -> list[dict]:
     return [metrics.score(colorizer.colorize_array(x), x) for x in rgb]
 
 
-def _decode_table(colorizer, rgb) -> dict[tuple[float, float, float], dict[str, float]]:
-    """(α, T, s) -> mean PSNR, mean colourfulness and share beating grey over ``rgb``.
+def _decode_table(colorizer, rgb, sources=None) -> dict[tuple[float, float, float], dict[str, Any]]:
+    """(α, T, s) -> mean PSNR, mean colourfulness, share beating grey over ``rgb``, and by source set
+    (``sources``, one name per photo) the mean PSNR above grey's.
 
     The network runs once per photo and the annealed mean once per (α, T): the saturation scales
     the decoded ab linearly, so it is applied after the stretch to full size.
     """
-    rows: dict[tuple[float, float, float], list[tuple[float, float, float]]] = {}
+    sources = list(sources) if sources is not None else [""] * len(rgb)
+    rows: dict[tuple[float, float, float], list[tuple[float, float, float, float]]] = {}
     for x in rgb:
         l = color.fast_rgb_to_l(x)
         grey = metrics.psnr(color.grey_rgb(x), x)
@@ -59,16 +66,28 @@ def _decode_table(colorizer, rgb) -> dict[tuple[float, float, float], dict[str, 
                 y = color.fast_merge_l_ab(l, ab * np.float32(saturation))
                 psnr = metrics.psnr(y, x)
                 rows.setdefault((correction, temperature, saturation), []).append(
-                    (psnr, metrics.colourfulness(y), float(psnr > grey))
+                    (psnr, metrics.colourfulness(y), float(psnr > grey), psnr - grey)
                 )
-    return {
-        knobs: dict(zip(("psnr", "colourfulness", "beats_grey"), map(float, np.mean(values, axis=0))))
-        for knobs, values in rows.items()
-    }
+    table = {}
+    for knobs, values in rows.items():
+        psnr, colourfulness, beats_grey, gain = np.asarray(values, np.float64).T
+        table[knobs] = {
+            "psnr": float(psnr.mean()),
+            "colourfulness": float(colourfulness.mean()),
+            "beats_grey": float(beats_grey.mean()),
+            "vs_grey_by_source": {
+                name: float(gain[[s == name for s in sources]].mean()) for name in sorted(set(sources))
+            },
+        }
+    return table
 
 
 def choose_decoding(
-    colorizer, collections: dict[str, list], max_delta_cf: float, psnr_tolerance: float = PSNR_TOLERANCE
+    colorizer,
+    collections: dict[str, list],
+    max_delta_cf: float,
+    psnr_tolerance: float = PSNR_TOLERANCE,
+    sources: dict[str, list[str]] | None = None,
 ) -> tuple[dict, list[dict]]:
     """Pick the decode (rebalancing correction α, temperature T, saturation s) on the val photos.
 
@@ -78,10 +97,15 @@ def choose_decoding(
     stays within ``max_delta_cf`` on every collection (desaturation is the failure this
     family exists to fix).  Of those within ``psnr_tolerance`` dB of the best PSNR (each
     collection's mean, averaged, so each kind of picture counts the same) we take the one
-    that leaves the most photos better than grey (each collection's share, averaged).  If no
-    decode qualifies, the one with the smallest worst gap.
+    that leaves the most photos better than grey (each collection's share, averaged), putting
+    first those that keep every source set (``sources``: a name per photo of each collection;
+    default, the collection is one) within ``SOURCE_FLOOR`` of grey.  If no decode qualifies,
+    the one with the smallest worst gap.
     """
-    tables = {name: _decode_table(colorizer, rgb) for name, rgb in collections.items()}
+    sources = sources or {}
+    tables = {
+        name: _decode_table(colorizer, rgb, sources.get(name, [name] * len(rgb))) for name, rgb in collections.items()
+    }
     true_cf = {name: float(np.mean([metrics.colourfulness(x) for x in rgb])) for name, rgb in collections.items()}
     rows: list[dict[str, Any]] = []
     for knobs in itertools.product(CORRECTIONS, TEMPERATURES, SATURATIONS):
@@ -97,6 +121,7 @@ def choose_decoding(
                 "psnr": float(np.mean([c["psnr"] for c in by_collection.values()])),
                 "beats_grey": float(np.mean([c["beats_grey"] for c in by_collection.values()])),
                 "delta_colourfulness": max(c["delta_colourfulness"] for c in by_collection.values()),
+                "worst_source_vs_grey": min(v for c in by_collection.values() for v in c["vs_grey_by_source"].values()),
                 "by_collection": by_collection,
             }
         )
@@ -105,13 +130,14 @@ def choose_decoding(
 
 
 def pick(rows: list[dict], max_delta_cf: float, psnr_tolerance: float = PSNR_TOLERANCE) -> dict:
-    """The rule of :func:`choose_decoding` on its table rows (``psnr``, ``beats_grey``, ``delta_colourfulness``)."""
+    """The rule of :func:`choose_decoding` on its table rows (``psnr``, ``beats_grey``, ``delta_colourfulness``,
+    ``worst_source_vs_grey``; a table from before the source floor has none and passes it)."""
     ok = [r for r in rows if r["delta_colourfulness"] <= max_delta_cf]
     if not ok:
         return min(rows, key=lambda r: r["delta_colourfulness"])
     best_psnr = max(r["psnr"] for r in ok)
     near = [r for r in ok if r["psnr"] >= best_psnr - psnr_tolerance]
-    return max(near, key=lambda r: (r["beats_grey"], r["psnr"]))
+    return max(near, key=lambda r: (r.get("worst_source_vs_grey", 0.0) >= SOURCE_FLOOR, r["beats_grey"], r["psnr"]))
 
 
 def calibrate(
@@ -135,12 +161,14 @@ def calibrate(
     info = json.loads((model_dir / "model.json").read_text())
     colorizer = Colorizer(model_dir)
     paths = {"landscape": data, "photos": photos}
-    val = {
-        name: _dataset.load_rgb(_dataset.split_files(_dataset.dataset_root(paths[name], name), "val", val_examples))
+    files = {
+        name: _dataset.split_files(_dataset.dataset_root(paths[name], name), "val", val_examples)
         for name in collections
     }
+    val = {name: _dataset.load_rgb(names) for name, names in files.items()}
     if info["family"] == "classification":
-        decoding, info["decode_search"] = choose_decoding(colorizer, val, max_delta_cf)
+        sources = {name: [_dataset.source_of(f) for f in names] for name, names in files.items()}
+        decoding, info["decode_search"] = choose_decoding(colorizer, val, max_delta_cf, sources=sources)
         info.update(decoding, max_delta_colourfulness=max_delta_cf, calibrated_on=list(collections))
         info.pop("temperature_search", None)
         colorizer.temperature, colorizer.correction = decoding["temperature"], decoding["correction"]

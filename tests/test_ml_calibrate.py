@@ -1,10 +1,10 @@
 """The rule that picks the decode from the val table (ml.calibrate.pick), on made-up rows."""
 
-from ml.calibrate import pick
+from ml.calibrate import SOURCE_FLOOR, pick
 
 
-def row(name: str, psnr: float, beats_grey: float, delta_cf: float) -> dict:
-    return {"name": name, "psnr": psnr, "beats_grey": beats_grey, "delta_colourfulness": delta_cf}
+def row(name: str, psnr: float, beats_grey: float, delta_cf: float, **more) -> dict:
+    return {"name": name, "psnr": psnr, "beats_grey": beats_grey, "delta_colourfulness": delta_cf, **more}
 
 
 def test_a_decode_too_grey_on_some_collection_is_not_chosen_however_accurate():
@@ -30,3 +30,35 @@ def test_with_no_tolerance_the_best_psnr_wins():
 def test_when_no_decode_is_colourful_enough_the_smallest_gap_wins():
     rows = [row("grey", 26.0, 0.9, 20.0), row("least grey", 24.0, 0.5, 14.0)]
     assert pick(rows, max_delta_cf=10, psnr_tolerance=0.25)["name"] == "least grey"
+
+
+def test_near_the_best_psnr_a_decode_keeping_every_source_set_near_grey_wins():
+    rows = [
+        row("more photos better, one source set worse", 25.0, 0.76, 8.0, worst_source_vs_grey=-0.26),
+        row("every source set held", 24.9, 0.75, 8.0, worst_source_vs_grey=0.10),
+    ]
+    assert pick(rows, max_delta_cf=10, psnr_tolerance=0.25)["name"] == "every source set held"
+
+
+def test_a_source_set_at_the_floor_itself_holds_it():
+    rows = [
+        row("at the floor", 24.9, 0.75, 8.0, worst_source_vs_grey=SOURCE_FLOOR),
+        row("above, fewer better", 24.9, 0.70, 8.0, worst_source_vs_grey=0.5),
+    ]
+    assert pick(rows, max_delta_cf=10, psnr_tolerance=0.25)["name"] == "at the floor"
+
+
+def test_the_source_floor_does_not_reach_outside_the_psnr_band():
+    rows = [
+        row("best psnr, one source set worse", 25.0, 0.70, 8.0, worst_source_vs_grey=-0.5),
+        row("far, every source set held", 24.5, 0.80, 8.0, worst_source_vs_grey=0.2),
+    ]
+    assert pick(rows, max_delta_cf=10, psnr_tolerance=0.25)["name"] == "best psnr, one source set worse"
+
+
+def test_when_no_decode_in_the_band_holds_the_floor_the_most_photos_better_than_grey_wins():
+    rows = [
+        row("more photos better", 25.0, 0.76, 8.0, worst_source_vs_grey=-0.3),
+        row("fewer", 24.9, 0.72, 8.0, worst_source_vs_grey=-0.2),
+    ]
+    assert pick(rows, max_delta_cf=10, psnr_tolerance=0.25)["name"] == "more photos better"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from ml.data import dataset_root, split_files
+from ml.data import dataset_root, source_of, split_files
 from ml.evaluate import evaluate
 from ml.train import TrainConfig, stages, train
 from tests.ml_support import REPO
@@ -55,6 +55,24 @@ def test_a_decode_is_accepted_by_its_worst_collection(trained):
     info, _ = trained
     row = info["decode_search"][0]
     assert row["delta_colourfulness"] == max(c["delta_colourfulness"] for c in row["by_collection"].values())
+
+
+def test_each_decode_is_judged_on_each_source_set_of_the_val_photos(trained):
+    info, _ = trained
+    val_sources = {source_of(f) for f in split_files(dataset_root(None, "photos"), "val", 4)}
+    assert set(info["decode_search"][0]["by_collection"]["photos"]["vs_grey_by_source"]) == val_sources
+
+
+def test_landscape_counts_as_one_source_set(trained):
+    info, _ = trained
+    assert set(info["decode_search"][0]["by_collection"]["landscape"]["vs_grey_by_source"]) == {"landscape"}
+
+
+def test_a_decode_is_held_to_the_floor_by_its_worst_source_set(trained):
+    info, _ = trained
+    row = info["decode_search"][0]
+    gains = [g for c in row["by_collection"].values() for g in c["vs_grey_by_source"].values()]
+    assert row["worst_source_vs_grey"] == min(gains)
 
 
 def test_the_model_records_what_inference_needs(trained):
