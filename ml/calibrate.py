@@ -45,14 +45,13 @@ def validation_rows(colorizer, rgb) -> list[dict]:
     return [metrics.score(colorizer.colorize_array(x), x) for x in rgb]
 
 
-def _decode_table(colorizer, rgb, sources=None) -> dict[tuple[float, float, float], dict[str, Any]]:
+def _decode_table(colorizer, rgb, sources: list[str]) -> dict[tuple[float, float, float], dict[str, Any]]:
     """(α, T, s) -> mean PSNR, mean colourfulness, share beating grey over ``rgb``, and by source set
     (``sources``, one name per photo) the mean PSNR above grey's.
 
     The network runs once per photo and the annealed mean once per (α, T): the saturation scales
     the decoded ab linearly, so it is applied after the stretch to full size.
     """
-    sources = list(sources) if sources is not None else [""] * len(rgb)
     rows: dict[tuple[float, float, float], list[tuple[float, float, float, float]]] = {}
     for x in rgb:
         l = color.fast_rgb_to_l(x)
