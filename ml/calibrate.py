@@ -67,6 +67,7 @@ def _decode_table(colorizer, rgb, sources: list[str]) -> dict[tuple[float, float
                 rows.setdefault((correction, temperature, saturation), []).append(
                     (psnr, metrics.colourfulness(y), float(psnr > grey), psnr - grey)
                 )
+    masks = {name: np.asarray([s == name for s in sources]) for name in sorted(set(sources))}
     table = {}
     for knobs, values in rows.items():
         psnr, colourfulness, beats_grey, gain = np.asarray(values, np.float64).T
@@ -74,9 +75,7 @@ def _decode_table(colorizer, rgb, sources: list[str]) -> dict[tuple[float, float
             "psnr": float(psnr.mean()),
             "colourfulness": float(colourfulness.mean()),
             "beats_grey": float(beats_grey.mean()),
-            "vs_grey_by_source": {
-                name: float(gain[[s == name for s in sources]].mean()) for name in sorted(set(sources))
-            },
+            "vs_grey_by_source": {name: float(gain[mask].mean()) for name, mask in masks.items()},
         }
     return table
 
@@ -85,8 +84,8 @@ def choose_decoding(
     colorizer,
     collections: dict[str, list],
     max_delta_cf: float,
+    sources: dict[str, list[str]],
     psnr_tolerance: float = PSNR_TOLERANCE,
-    sources: dict[str, list[str]] | None = None,
 ) -> tuple[dict, list[dict]]:
     """Pick the decode (rebalancing correction α, temperature T, saturation s) on the val photos.
 
@@ -97,14 +96,11 @@ def choose_decoding(
     family exists to fix).  Of those within ``psnr_tolerance`` dB of the best PSNR (each
     collection's mean, averaged, so each kind of picture counts the same) we take the one
     that leaves the most photos better than grey (each collection's share, averaged), putting
-    first those that keep every source set (``sources``: a name per photo of each collection;
-    default, the collection is one) within ``SOURCE_FLOOR`` of grey.  If no decode qualifies,
+    first those that keep every source set (``sources``: a name per photo of each collection)
+    within ``SOURCE_FLOOR`` of grey.  If no decode qualifies,
     the one with the smallest worst gap.
     """
-    sources = sources or {}
-    tables = {
-        name: _decode_table(colorizer, rgb, sources.get(name, [name] * len(rgb))) for name, rgb in collections.items()
-    }
+    tables = {name: _decode_table(colorizer, rgb, sources[name]) for name, rgb in collections.items()}
     true_cf = {name: float(np.mean([metrics.colourfulness(x) for x in rgb])) for name, rgb in collections.items()}
     rows: list[dict[str, Any]] = []
     for knobs in itertools.product(CORRECTIONS, TEMPERATURES, SATURATIONS):
@@ -167,7 +163,7 @@ def calibrate(
     val = {name: _dataset.load_rgb(names) for name, names in files.items()}
     if info["family"] == "classification":
         sources = {name: [_dataset.source_of(f) for f in names] for name, names in files.items()}
-        decoding, info["decode_search"] = choose_decoding(colorizer, val, max_delta_cf, sources=sources)
+        decoding, info["decode_search"] = choose_decoding(colorizer, val, max_delta_cf, sources)
         info.update(decoding, max_delta_colourfulness=max_delta_cf, calibrated_on=list(collections))
         info.pop("temperature_search", None)
         colorizer.temperature, colorizer.correction = decoding["temperature"], decoding["correction"]

@@ -50,10 +50,8 @@ def _calibrate(args) -> int:
             f"beats grey {100 * c['beats_grey']:.0f} %"
             for name, c in row["by_collection"].items()
         )
-        worst = (
-            f"  worst source set {row['worst_source_vs_grey']:+.2f} dB vs grey" if "worst_source_vs_grey" in row else ""
-        )
-        print(f"α={row['correction']:<5} T={row['temperature']:<5} s={row['saturation']:<5} {per_collection}{worst}")
+        worst = f"worst source set {row['worst_source_vs_grey']:+.2f} dB vs grey"
+        print(f"α={row['correction']:<5} T={row['temperature']:<5} s={row['saturation']:<5} {per_collection}  {worst}")
     if info["family"] == "classification":
         print(f"chosen: α = {info['correction']}, T = {info['temperature']}, s = {info['saturation']}")
     print("validation:", json.dumps(info["validation"]))
