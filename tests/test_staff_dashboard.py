@@ -19,14 +19,20 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 @pytest.fixture
 def nothing_is_computed(monkeypatch):
-    """Pages must read stored reports: loading a model or evaluating fails the test."""
+    """Pages must read stored reports: loading a model or evaluating fails the test.
+
+    ml.leaderboard binds Colorizer when first imported; importing it here, before the patch,
+    keeps a page's first import of it from binding the refusal for the rest of the session.
+    """
     import ml.evaluate
     import ml.inference
+    import ml.leaderboard
 
     def refuse(*args, **kwargs):
         raise AssertionError("a page computed something from a model")
 
     monkeypatch.setattr(ml.inference, "Colorizer", refuse)
+    monkeypatch.setattr(ml.leaderboard, "Colorizer", refuse)
     monkeypatch.setattr(ml.evaluate, "evaluate", refuse)
 
 
