@@ -9,6 +9,8 @@ shows as "–".
 
 from __future__ import annotations
 
+from ml.evaluate import gain_text
+
 from .models import ModelVersion
 
 MISSING = "–"
@@ -48,7 +50,8 @@ def report_rows(summary: dict) -> list[tuple[str, str, str, str]]:
 
 
 def source_rows(summary: dict) -> list[dict]:
-    """One row per source set of a split, by name: photos, PSNR model and grey, share beating grey."""
+    """One row per source set of a split, by name: photos, PSNR model and grey, the gain over grey
+    with its standard error, share beating grey."""
     rows = []
     # Sorted here: PostgreSQL's jsonb does not keep a dict's key order.
     for name, part in sorted(summary.get("by_source", {}).items()):
@@ -59,6 +62,7 @@ def source_rows(summary: dict) -> list[dict]:
                 "images": part.get("images"),
                 "psnr_model": show(model.get("psnr"), "{:.2f}"),
                 "psnr_grey": show(grey.get("psnr"), "{:.2f}"),
+                "vs_grey": gain_text(part),
                 "beats_grey": show(part.get("beats_grey"), "{:.0%}"),
                 "loses": isinstance(model.get("psnr"), (int, float))
                 and isinstance(grey.get("psnr"), (int, float))

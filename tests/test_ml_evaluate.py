@@ -144,6 +144,42 @@ def test_each_source_set_has_its_share_beating_grey():
     assert by_source(rows)["b"]["beats_grey"] == 0.5
 
 
+def test_each_source_sets_gain_is_the_mean_of_its_photos_differences_from_grey():
+    from ml.evaluate import by_source
+
+    rows = [row("a", 25, 24), row("b", 20, 22), row("b", 30, 29)]
+    assert by_source(rows)["b"]["psnr_vs_grey"] == -0.5
+
+
+def test_the_gains_standard_error_is_the_sample_deviation_over_the_root_of_the_count():
+    from ml.evaluate import by_source
+
+    rows = [row("a", 25, 24), row("b", 20, 22), row("b", 30, 29)]  # b: -2 and +1, sd 2.121
+    assert by_source(rows)["b"]["psnr_vs_grey_se"] == pytest.approx(1.5)
+
+
+def test_a_single_photo_has_a_gain_but_no_standard_error():
+    from ml.evaluate import by_source
+
+    assert by_source([row("a", 25, 24)])["a"]["psnr_vs_grey_se"] is None
+
+
+def test_a_photo_that_is_already_grey_is_left_out_of_the_gain():
+    from ml.evaluate import compare_with_grey
+
+    rows = [row("a", 25, 24), row("a", 30, float("inf")), row("a", 27, 24)]
+    assert compare_with_grey(rows)["psnr_vs_grey"] == 2.0
+
+
+def test_the_table_shows_each_source_sets_gain_with_its_standard_error(tmp_path):
+    from ml.evaluate import by_source
+
+    model = write_tiny_model(tmp_path / "m")
+    report = evaluate(model, max_examples=3, collection="photos")
+    report["by_source"] = by_source([row("a", 25, 24), row("b", 20, 22), row("b", 30, 29)])
+    assert "| b | 2 | 25.00 | 25.50 | -0.50 ± 1.50 |" in format_table(report)
+
+
 def test_the_photos_report_is_written_beside_the_landscape_one(tmp_path):
     model = write_tiny_model(tmp_path / "m")
     report = evaluate(model, max_examples=3, collection="photos")

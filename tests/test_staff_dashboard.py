@@ -329,7 +329,19 @@ def test_the_photos_report_has_a_row_per_source_set(role_clients, make_version):
         assert f'<td class="images">{len(rows)}</td>' in line
         assert f'<td class="psnr-model">{mean([r["model"]["psnr"] for r in rows]):.2f}</td>' in line
         assert f'<td class="psnr-grey">{mean([r["grey"]["psnr"] for r in rows]):.2f}</td>' in line
+        gains = np.array([r["model"]["psnr"] - r["grey"]["psnr"] for r in rows])
+        spread = f" ± {gains.std(ddof=1) / np.sqrt(len(gains)):.2f}" if len(gains) > 1 else ""  # none for one photo
+        assert f'<td class="vs-grey">{gains.mean():+.2f}{spread}</td>' in line
         assert f'<td class="beats-grey">{mean([r["model"]["psnr"] > r["grey"]["psnr"] for r in rows]):.0%}</td>' in line
+
+
+def test_a_photos_report_from_before_the_gain_over_grey_shows_a_dash_for_it(role_clients, make_version):
+    photos = photos_report(30)
+    for part in photos["by_source"].values():
+        del part["psnr_vs_grey"], part["psnr_vs_grey_se"]
+    make_version("v1", active=True, photos_report=photos)
+    table = section(role_clients["staff"].get(reverse("staff-dashboard")).content.decode(), "sources")
+    assert set(re.findall(r'<td class="vs-grey">([^<]*)</td>', table)) == {"–"}
 
 
 def test_a_version_with_only_the_old_landscape_report_says_it_has_no_photos_report(role_clients, make_version):
