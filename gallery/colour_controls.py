@@ -1,7 +1,8 @@
 """The two choices a person makes when re-colouring a photo, in words a person understands.
 
-* **Working size**: the model looks at a shrunk copy of the photo whose longer side is this many
-  pixels and paints colours at that size; the photo's own sharpness is always kept, because only
+* **Working size**: the model looks at a shrunk copy of the photo whose shorter side is this many
+  pixels (ml.inference.working_scale; the default is the size the model learnt at) and paints
+  colours at that size; the photo's own sharpness is always kept, because only
   the colours are taken from the model and laid over the full-resolution original
   (ml.inference).  Larger sizes tell small things apart (a face in a crowd, a sign on a shop) but
   take longer and can make large areas patchier; smaller sizes give broad, calmer colour.
@@ -36,9 +37,10 @@ STRENGTH_HELP = {
 
 WORKING_SIZE_HELP = (
     "How closely the model looks at your photo before choosing colours: it works on a copy whose "
-    "longer side is this many pixels. Your photo keeps all its sharpness at any size; only the "
-    "colours come from the copy. Larger sizes separate small things (faces in a crowd, signs) but "
-    "take longer and can make big areas patchier; smaller sizes give broader, calmer colour."
+    "shorter side is this many pixels. Your photo keeps all its sharpness at any size; only the "
+    "colours come from the copy. The recommended size is the one the model learnt at. Larger sizes "
+    "separate small things (faces in a crowd, signs) but take longer and can paint big things less "
+    "surely; smaller sizes give broader, calmer colour."
 )
 
 # Short words beside each size in the form's list.

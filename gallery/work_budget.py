@@ -8,7 +8,8 @@ re-colour, is charged what it costs:
     cost = ceil(megapixels × working-size factor), at least 1 unit,
     factor = max(1, (working size / 256)²)
 
-One unit is a megapixel at the default working size: the full-size work (decoding, the
+One unit is a megapixel at working size 256 (``UNIT_WORKING_SIZE``; the default working size
+is smaller, 160, and costs the same): the full-size work (decoding, the
 lightness merge, encoding) grows with the pixels, the network's with the square of the working
 size.  An upload is charged by the pixels its header *declares*, read without decoding
 (``declared_pixels``), so a small file that decodes to a huge image pays for the huge image,
@@ -38,11 +39,14 @@ from ml.inference import DEFAULT_WORKING_SIZE
 from .models.usage import Usage
 
 WINDOW = timedelta(hours=1)
+# The working size a unit is counted at.  Fixed, not the default working size, so that a change
+# of default (256 -> 160 when the working size became the copy's shorter side) moves no budget.
+UNIT_WORKING_SIZE = 256
 
 
 def cost(pixels: int, working_size: int = DEFAULT_WORKING_SIZE) -> int:
     """Work units of colouring an image of ``pixels`` pixels at ``working_size``."""
-    factor = max(1.0, (working_size / DEFAULT_WORKING_SIZE) ** 2)
+    factor = max(1.0, (working_size / UNIT_WORKING_SIZE) ** 2)
     return max(1, math.ceil(pixels / 1e6 * factor))
 
 

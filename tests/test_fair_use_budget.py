@@ -61,7 +61,7 @@ def test_the_declared_pixels_are_charged_before_anything_is_decoded(owner_client
     response = owner_client.post(reverse("api-photos"), {"file": [upload_file("second.jpg", claims_7000_by_7000())]})
     assert response.status_code == 429
     assert response.json()["error"] == (
-        "colouring this photo (49.0 megapixels at working size 256) needs 49 units of work and you have "
+        "colouring this photo (49.0 megapixels at working size 160) needs 49 units of work and you have "
         "11 of your 60 units for this hour left; try again in 60 minutes"
     )
     assert 3500 < int(response["Retry-After"]) <= 3600
@@ -77,7 +77,7 @@ def test_the_upload_page_says_when_the_budget_ran_out(owner_client, settings):
     )
     texts = [str(m) for m in response.context["messages"]]
     assert texts[-1] == (
-        "b.jpg: colouring this photo (49.0 megapixels at working size 256) needs 49 units of work and you have "
+        "b.jpg: colouring this photo (49.0 megapixels at working size 160) needs 49 units of work and you have "
         "11 of your 60 units for this hour left; try again in 60 minutes"
     )
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from ml import color
 from ml.images import InvalidImage, open_image
-from ml.inference import Colorizer, ModelNotAvailable
+from ml.inference import Colorizer, ModelNotAvailable, working_scale
 from tests.ml_support import REPO, landscape_photo, write_tiny_model
 
 
@@ -36,6 +36,27 @@ def test_a_large_photo_is_predicted_small_and_merged_at_full_size(colorizer):
     assert out.shape == rgb.shape
     # fine detail survives: the lightness of the output is the original's, not an upsampled one
     assert np.abs(color.fast_rgb_to_l(out) - color.fast_rgb_to_l(rgb)).mean() < 1.0
+
+
+@pytest.mark.parametrize(
+    "height, width, copy",
+    [
+        (192, 288, (160, 240)),  # a street portrait of the photos test split: the shorter side to 160
+        (224, 224, (160, 160)),
+        (3000, 4000, (160, 213)),  # a 12 MP upload
+        (150, 150, (150, 150)),  # a landscape: never enlarged
+        (100, 1000, (64, 640)),  # a panorama: the longer side at most 4 working sizes
+    ],
+)
+def test_the_working_copy_has_its_shorter_side_at_the_working_size(height, width, copy):
+    scale = working_scale(height, width, 160)
+    assert (round(height * scale), round(width * scale)) == copy
+
+
+def test_by_default_the_network_sees_the_photo_at_the_size_it_learnt_at(colorizer):
+    """160 px on the shorter side, the training photos' size (ml.inference's docstring)."""
+    _, small = colorizer.grid_for(np.full((192, 288), 50.0, np.float32))
+    assert small == (240, 160)  # (width, height)
 
 
 @pytest.mark.parametrize("mode", ["L", "P", "RGBA", "LA", "CMYK", "I;16", "1", "I", "F"])

@@ -48,7 +48,7 @@ def files_of(colouring: Colouring, media_root) -> list:
 
 @pytest.fixture
 def recoloured(owner_client, done_photo, django_capture_on_commit_callbacks):
-    """The photo coloured twice: natural at 256, then vivid at 512; returns (photo, first, second)."""
+    """The photo coloured twice: natural at 160 (the default), then vivid at 512; returns (photo, first, second)."""
     first = done_photo.colourings.get()
     photo = recolour(owner_client, done_photo, django_capture_on_commit_callbacks, working_size=512, strength="vivid")
     second = photo.colourings.exclude(pk=first.pk).get()
@@ -108,7 +108,7 @@ def test_an_unknown_strength_is_refused_with_a_message(owner_client, done_photo)
 def test_the_form_explains_the_working_size_and_offers_the_strengths(owner_client, done_photo):
     html = owner_client.get(reverse("gallery-photo", args=[done_photo.pk])).content.decode()
     assert colour_controls.WORKING_SIZE_HELP in html
-    assert "256 px (recommended)" in html
+    assert "160 px (recommended)" in html
     for value, _ in colour_controls.STRENGTH_CHOICES:
         assert f'name="strength" value="{value}"' in html
 
@@ -122,7 +122,7 @@ def test_re_colouring_keeps_the_earlier_result(recoloured, media_root):
     assert all(path.is_file() for path in files_of(first, media_root))
     assert all(path.is_file() for path in files_of(second, media_root))
     assert (second.working_size, second.strength) == (512, "vivid")
-    assert (first.working_size, first.strength) == (256, "natural")
+    assert (first.working_size, first.strength) == (160, "natural")
 
 
 def test_every_kept_result_counts_in_the_quota(recoloured, users):
@@ -137,7 +137,7 @@ def test_the_page_lists_the_kept_results_newest_first(owner_client, recoloured):
     assert [c.pk for c in response.context["history"]] == [second.pk, first.pk]
     html = response.content.decode()
     assert "512 px · vivid colour" in html
-    assert "256 px · natural colour" in html
+    assert "160 px · natural colour" in html
     assert reverse("gallery-colouring-current", args=[photo.pk, first.pk]) in html
     assert reverse("gallery-colouring-current", args=[photo.pk, second.pk]) not in html  # shown now
 
@@ -156,7 +156,7 @@ def test_switching_back_makes_an_earlier_result_current(owner_client, recoloured
     photo.refresh_from_db()
     assert photo.result.name == first.result.name
     assert photo.result_preview.name == first.result_preview.name
-    assert (photo.working_size, photo.strength) == (256, "natural")
+    assert (photo.working_size, photo.strength) == (160, "natural")
     assert photo.status == Photo.DONE
 
 

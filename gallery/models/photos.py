@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from .versions import ModelVersion
 
-WORKING_SIZE_CHOICES = (128, 256, 384, 512, 768, 1024)
+WORKING_SIZE_CHOICES = (128, 160, 256, 384, 512, 768, 1024)
 
 
 class PhotoQuerySet(models.QuerySet):
