@@ -197,7 +197,9 @@ def _add_evaluate(sub) -> None:
     e.add_argument("--photos", help="everyday-photos folder")
     e.add_argument("--collections", nargs="+", choices=DATASETS, default=list(DATASETS))
     e.add_argument("--max-examples", type=int)
-    e.add_argument("--working-size", type=int, default=DEFAULT_WORKING_SIZE)
+    e.add_argument(
+        "--working-size", type=int, default=DEFAULT_WORKING_SIZE, help="shorter side of the copy the network sees"
+    )
     e.add_argument("--out", help="report path, with one collection (default MODEL_DIR/evaluation[_photos].json)")
     e.set_defaults(run=_evaluate)
 
@@ -224,7 +226,9 @@ def _add_colorize(sub) -> None:
     c.add_argument("inputs", nargs="+")
     c.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "models" / "default"))
     c.add_argument("--out", required=True)
-    c.add_argument("--working-size", type=int, default=DEFAULT_WORKING_SIZE)
+    c.add_argument(
+        "--working-size", type=int, default=DEFAULT_WORKING_SIZE, help="shorter side of the copy the network sees"
+    )
     c.add_argument("--temperature", type=float)
     c.set_defaults(run=_colorize)
 
