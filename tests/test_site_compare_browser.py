@@ -165,5 +165,5 @@ def test_the_owner_switches_back_to_an_earlier_result(photo_page, coloured_photo
     page.wait_for_selector(".messages .success")
     rows = page.locator(".history-list li")
     assert "current" in rows.nth(1).get_attribute("class")
-    assert "256 px · natural colour" in rows.nth(1).inner_text()
-    assert "working size 256, natural colour" in page.inner_text(".facts")
+    assert "160 px · natural colour" in rows.nth(1).inner_text()
+    assert "working size 160, natural colour" in page.inner_text(".facts")

@@ -94,7 +94,7 @@ def test_the_samples_are_grey_before_and_coloured_after_by_the_shipped_model(set
     grey, coloured = (stored_pixels(entry["files"][kind]) for kind in samples.KINDS)
     assert grey.shape[:2] == samples.sample_pixels(entry["name"]).shape[:2]
     assert chroma(grey) < 2  # JPEG leaves a trace of colour at most
-    assert chroma(coloured) > 8
+    assert chroma(coloured) > 4  # clearly coloured: twice the trace a grey JPEG keeps
 
 
 def test_the_task_colours_the_samples_once_per_model(fake_colorizer):
