@@ -554,6 +554,30 @@ def test_registering_a_folder_reads_both_reports_and_a_late_photos_report_follow
     assert (fresh.summary["images"], fresh.photos_summary["images"]) == (9, 6)
 
 
+def test_a_shipped_models_report_scored_again_replaces_the_stored_one(settings, tmp_path):
+    folder = model_folder(tmp_path / "default")
+    settings.COLORSITE_MODEL_DIR = folder
+    ModelVersion.objects.all().delete()
+    version = ModelVersion.register_default()
+    again = fake_report(7, seed=1, collection="landscape")
+    again["working_size"] = 160
+    (folder / "evaluation.json").write_text(json.dumps(again))
+    ModelVersion.register_default()
+    version.refresh_from_db()
+    assert (version.summary["images"], version.summary["working_size"]) == (7, 160)
+
+
+def test_an_unchanged_report_is_not_stored_again(settings, tmp_path):
+    folder = model_folder(tmp_path / "default")
+    settings.COLORSITE_MODEL_DIR = folder
+    ModelVersion.objects.all().delete()
+    version = ModelVersion.register_default()
+    ModelVersion.objects.filter(pk=version.pk).update(evaluation={"kept": True})
+    ModelVersion.register_default()
+    version.refresh_from_db()
+    assert version.evaluation == {"kept": True}
+
+
 # -- the training form: a fine-tune of the active version or a full run (issue 8, item 6) ---------------
 
 

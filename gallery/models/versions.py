@@ -155,7 +155,9 @@ class ModelVersion(models.Model):
         registers it — active only if no other version is, so it never takes over from a version
         an admin activated meanwhile.  A version registered before its evaluation report existed
         gets the report the next time round (each test split's on its own: the photos report of a
-        shipped model may come later than the landscape one).
+        shipped model may come later than the landscape one), and one whose report in the folder
+        has changed since (the shipped model scored again, e.g. at another working size) gets the
+        new one, so the dashboard compares new versions with what the active one does now.
         """
         folder = Path(settings.COLORSITE_MODEL_DIR)
         if not (folder / "model.json").is_file() or not (folder / "model.keras").is_file():
@@ -165,8 +167,10 @@ class ModelVersion(models.Model):
             if not existing.artefact_sha256 and model_store.publish(existing):  # object storage switched on since
                 existing.save(update_fields=["artefact_sha256"])
             for file_name, summary_field, _ in cls.REPORTS.values():
-                if not getattr(existing, summary_field) and (folder / file_name).is_file():
-                    existing.store_report(json.loads((folder / file_name).read_text()))
+                if (folder / file_name).is_file():
+                    report = json.loads((folder / file_name).read_text())
+                    if not same_scores(getattr(existing, summary_field), report):
+                        existing.store_report(report)
             return existing
         return cls.register_folder(folder, label=folder.name, activate=not cls.objects.filter(is_active=True).exists())
 
@@ -371,6 +375,13 @@ def report_collection(report: dict) -> str:
     if collection not in ModelVersion.REPORTS:
         raise ValueError(f"a report of an unknown collection {collection!r}")
     return collection
+
+
+def same_scores(summary: dict, report: dict) -> bool:
+    """Whether a stored summary was made from a report with these scores, at this working size."""
+    stored = [summary.get("model"), summary.get("images"), summary.get("working_size")]
+    images = report.get("images", len(report.get("rows", [])))
+    return bool(summary) and stored == finite([report["summary"]["model"], images, report.get("working_size")])
 
 
 def stored_directory(folder: Path) -> str:
