@@ -538,11 +538,16 @@ def test_the_report_file_names_are_the_engines():
     assert {c: names[0] for c, names in ModelVersion.REPORTS.items()} == REPORT_NAMES
 
 
-def test_registering_a_folder_reads_both_reports_and_a_late_photos_report_follows(settings, tmp_path):
+def registered_default(settings, tmp_path) -> tuple[Path, ModelVersion]:
+    """A fresh site's shipped model: its folder (with a landscape report of 9 photos) and its version."""
     folder = model_folder(tmp_path / "default")
     settings.COLORSITE_MODEL_DIR = folder
     ModelVersion.objects.all().delete()
-    version = ModelVersion.register_default()
+    return folder, ModelVersion.register_default()
+
+
+def test_registering_a_folder_reads_both_reports_and_a_late_photos_report_follows(settings, tmp_path):
+    folder, version = registered_default(settings, tmp_path)
     assert version.summary["images"] == 9
     assert version.photos_summary == {}
     (folder / "evaluation_photos.json").write_text(json.dumps(fake_report(6, collection="photos")))
@@ -555,10 +560,7 @@ def test_registering_a_folder_reads_both_reports_and_a_late_photos_report_follow
 
 
 def test_a_shipped_models_report_scored_again_replaces_the_stored_one(settings, tmp_path):
-    folder = model_folder(tmp_path / "default")
-    settings.COLORSITE_MODEL_DIR = folder
-    ModelVersion.objects.all().delete()
-    version = ModelVersion.register_default()
+    folder, version = registered_default(settings, tmp_path)
     again = fake_report(7, seed=1, collection="landscape")
     again["working_size"] = 160
     (folder / "evaluation.json").write_text(json.dumps(again))
@@ -568,10 +570,7 @@ def test_a_shipped_models_report_scored_again_replaces_the_stored_one(settings, 
 
 
 def test_an_unchanged_report_is_not_stored_again(settings, tmp_path):
-    folder = model_folder(tmp_path / "default")
-    settings.COLORSITE_MODEL_DIR = folder
-    ModelVersion.objects.all().delete()
-    version = ModelVersion.register_default()
+    _, version = registered_default(settings, tmp_path)
     ModelVersion.objects.filter(pk=version.pk).update(evaluation={"kept": True})
     ModelVersion.register_default()
     version.refresh_from_db()

@@ -169,7 +169,7 @@ class ModelVersion(models.Model):
             for file_name, summary_field, _ in cls.REPORTS.values():
                 if (folder / file_name).is_file():
                     report = json.loads((folder / file_name).read_text())
-                    if not same_scores(getattr(existing, summary_field), report):
+                    if getattr(existing, summary_field) != report_summary(report):
                         existing.store_report(report)
             return existing
         return cls.register_folder(folder, label=folder.name, activate=not cls.objects.filter(is_active=True).exists())
@@ -225,34 +225,13 @@ class ModelVersion(models.Model):
         """Keep one test split's full report (for the leaderboards) and its small summary (not saved here).
 
         The report's ``collection`` says which split it scored ("landscape" when missing: the
-        first engine's reports had only that one).  The RMSE histogram is counted here, once, so
-        the dashboard draws it from a few numbers; the share of photos beating grey and the
+        first engine's reports had only that one).  The summary (:func:`report_summary`) counts the
+        RMSE histogram once, so the dashboard draws it from a few numbers; the share of photos beating grey and the
         per-source-set breakdown are kept when the report has them (older reports do not).
         """
         _, summary_field, report_field = self.REPORTS[report_collection(report)]
-        rows = report.get("rows", [])
-        model = np.array([r["model"]["rmse_ab"] for r in rows], np.float64)
-        grey = np.array([r["grey"]["rmse_ab"] for r in rows], np.float64)
-        top = float(max(model.max(initial=0), grey.max(initial=0))) or 1.0
-        edges = np.linspace(0.0, top, self.HISTOGRAM_BINS + 1)
-        summary = {
-            "collection": report_collection(report),
-            "model": report["summary"]["model"],
-            "grey": report["summary"]["grey"],
-            "images": report.get("images", len(rows)),
-            "working_size": report.get("working_size"),
-            "decoding": report.get("decoding"),
-            "histogram": {
-                "edges": edges.tolist(),
-                "model": np.histogram(model, edges)[0].tolist(),
-                "grey": np.histogram(grey, edges)[0].tolist(),
-            },
-        }
-        for key in ("beats_grey", "by_source"):
-            if key in report:
-                summary[key] = report[key]
         setattr(self, report_field, finite(report))
-        setattr(self, summary_field, finite(summary))
+        setattr(self, summary_field, report_summary(report))
 
     def summary_of(self, collection: str) -> dict:
         """The stored summary of one test split ({} before it was evaluated)."""
@@ -377,11 +356,30 @@ def report_collection(report: dict) -> str:
     return collection
 
 
-def same_scores(summary: dict, report: dict) -> bool:
-    """Whether a stored summary was made from a report with these scores, at this working size."""
-    stored = [summary.get("model"), summary.get("images"), summary.get("working_size")]
-    images = report.get("images", len(report.get("rows", [])))
-    return bool(summary) and stored == finite([report["summary"]["model"], images, report.get("working_size")])
+def report_summary(report: dict) -> dict:
+    """The small, JSON-safe summary of an ml.evaluate report that a version keeps beside it."""
+    rows = report.get("rows", [])
+    model = np.array([r["model"]["rmse_ab"] for r in rows], np.float64)
+    grey = np.array([r["grey"]["rmse_ab"] for r in rows], np.float64)
+    top = float(max(model.max(initial=0), grey.max(initial=0))) or 1.0
+    edges = np.linspace(0.0, top, ModelVersion.HISTOGRAM_BINS + 1)
+    summary = {
+        "collection": report_collection(report),
+        "model": report["summary"]["model"],
+        "grey": report["summary"]["grey"],
+        "images": report.get("images", len(rows)),
+        "working_size": report.get("working_size"),
+        "decoding": report.get("decoding"),
+        "histogram": {
+            "edges": edges.tolist(),
+            "model": np.histogram(model, edges)[0].tolist(),
+            "grey": np.histogram(grey, edges)[0].tolist(),
+        },
+    }
+    for key in ("beats_grey", "by_source"):
+        if key in report:
+            summary[key] = report[key]
+    return finite(summary)
 
 
 def stored_directory(folder: Path) -> str:
