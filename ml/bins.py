@@ -139,3 +139,17 @@ def annealed_mean(
     e = np.exp(x)
     e /= e.sum(-1, keepdims=True)
     return e @ np.asarray(centres, np.float32)
+
+
+def confidence(logits: np.ndarray, weights: np.ndarray) -> float:
+    """How sure the network is of a photo's colours: over its cells (..., Q), the mean probability
+    of the most likely bin once the class rebalancing is undone (α = 1 in :func:`annealed_mean`).
+
+    1 / Q when every bin is equally likely, 1 when each cell names one bin.  The decode scales a
+    photo's chroma by a power of it (``ml.inference.Colorizer.confidence_factor``): the annealed
+    mean pulls an unsure cell towards grey, and a photo the network is sure of can carry more colour.
+    """
+    x = np.asarray(logits, np.float32) - np.log(np.asarray(weights, np.float32))
+    x = x - x.max(-1, keepdims=True)
+    e = np.exp(x)
+    return float((1.0 / e.sum(-1)).mean())  # the top bin's probability: exp(0) / Σ exp

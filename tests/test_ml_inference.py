@@ -196,3 +196,29 @@ def test_a_saturation_passed_to_colorize_reaches_the_decode(colorizer):
     assert np.allclose(colorizer.predict_ab(l, working_size=128, saturation=1.3), 1.3 * plain, atol=1e-3)
     muted = colorizer.colorize_array(rgb, working_size=128, saturation=0.0)
     assert np.abs(muted.astype(int) - muted[..., :1].astype(int)).max() <= 1  # no chroma left: grey
+
+
+def test_a_model_without_a_confidence_power_scales_every_photo_alike(colorizer):
+    grid = colorizer.predict_grid(color.fast_rgb_to_l(landscape_photo(0)))
+    assert colorizer.confidence_factor(grid) == 1.0
+
+
+def test_a_photo_surer_than_the_reference_gets_more_colour(colorizer):
+    """With γ = 0.5 and a reference a quarter of the photo's confidence, its chroma doubles."""
+    from ml import bins
+
+    grid = colorizer.predict_grid(color.fast_rgb_to_l(landscape_photo(1)))
+    sure = bins.confidence(grid, colorizer.weights)
+    info = {**colorizer.info, "confidence_gamma": 0.5, "confidence_reference": sure / 4}
+    following = Colorizer.in_memory(colorizer.model, info)
+    assert np.allclose(following.decode(grid), 2.0 * colorizer.decode(grid), atol=1e-3)
+
+
+def test_a_photo_less_sure_than_the_reference_gets_less_colour(colorizer):
+    from ml import bins
+
+    grid = colorizer.predict_grid(color.fast_rgb_to_l(landscape_photo(1)))
+    sure = bins.confidence(grid, colorizer.weights)
+    info = {**colorizer.info, "confidence_gamma": 0.5, "confidence_reference": sure * 4}
+    following = Colorizer.in_memory(colorizer.model, info)
+    assert np.allclose(following.decode(grid), 0.5 * colorizer.decode(grid), atol=1e-3)

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from ml.calibrate import CONFIDENCE_GAMMAS
 from ml.data import dataset_root, source_of, split_files
 from ml.evaluate import evaluate
 from ml.train import TrainConfig, stages, train
@@ -55,6 +56,29 @@ def test_a_decode_is_accepted_by_its_worst_collection(trained):
     info, _ = trained
     row = info["decode_search"][0]
     assert row["delta_colourfulness"] == max(c["delta_colourfulness"] for c in row["by_collection"].values())
+
+
+def test_a_decode_qualifies_by_each_collections_own_colour_limit(trained):
+    info, _ = trained
+    row = info["decode_search"][0]
+    limits = info["max_delta_colourfulness"]
+    excess = max(c["delta_colourfulness"] - limits[name] for name, c in row["by_collection"].items())
+    assert row["colour_excess"] == pytest.approx(excess)
+
+
+def test_the_calibration_records_the_colour_limits_it_used(trained):
+    info, _ = trained
+    assert info["max_delta_colourfulness"] == {"landscape": 6.0, "photos": 10.0}
+
+
+def test_the_confidence_power_is_chosen_among_those_searched(trained):
+    info, _ = trained
+    assert info["confidence_gamma"] in CONFIDENCE_GAMMAS
+
+
+def test_the_confidence_reference_is_a_probability(trained):
+    info, _ = trained
+    assert 0.0 < info["confidence_reference"] <= 1.0
 
 
 def test_each_decode_is_judged_on_each_source_set_of_the_val_photos(trained):
