@@ -31,7 +31,7 @@ STAGE_LABELS = {
     "training": "training",
     "batch": "training",
     "epoch": "training",
-    "validating": "choosing the decode (temperature, rebalancing correction) on the validation photos",
+    "validating": "choosing the decode (temperature, rebalancing correction, saturation) on the validation photos",
     "evaluating": "evaluating on the test splits",
     "done": "done",
     "failed": "failed",

@@ -68,6 +68,23 @@ def test_the_dashboard_shows_the_report_beside_the_grey_baseline(role_clients, m
     assert str(version.pk) in html
 
 
+DECODING = {"temperature": 0.55, "correction": 1.0, "saturation": 1.45}
+
+
+def test_the_dashboard_names_the_decodes_confidence_power(role_clients, make_version):
+    report = {**fake_report(12), "decoding": {**DECODING, "confidence_gamma": 0.25, "confidence_reference": 0.31}}
+    make_version("v1", active=True, report=report)
+    html = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
+    assert "following the network's confidence with γ = 0.25" in html
+
+
+def test_a_decode_without_a_confidence_power_does_not_mention_one(role_clients, make_version):
+    make_version("v1", active=True, report={**fake_report(12), "decoding": DECODING})
+    html = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
+    assert "saturation × 1.45" in html
+    assert "confidence with γ" not in html
+
+
 def test_the_training_curves_plot_every_logged_epoch(role_clients, make_version):
     make_version("v1", active=True)
     html = role_clients["staff"].get(reverse("staff-dashboard")).content.decode()
