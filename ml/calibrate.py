@@ -31,8 +31,9 @@ CONFIDENCE_GAMMAS = (0.0, 0.25, 0.5)
 # skies and fields clearly coloured, and lets the decode be accurate where the network is unsure.
 MAX_DELTA_CF = 10.0
 # Landscape is held to issue 8's bar, 6: skies, fields and foliage are what the network is surest
-# of, and the confidence knob gives them that colour for about 0.2 dB of everyday-photo PSNR on
-# run 9's val photos (one scale for all paid 0.45 dB and took a source set under grey's floor).
+# of, and the confidence knob gives them that colour for 0.19 dB of everyday-photo PSNR on run 9's
+# val photos (one scale for all paid 0.44 dB; docs/training.md, "Colour that follows the network's
+# confidence").
 MAX_DELTA_CF_LANDSCAPE = 6.0
 # How far below the best mean PSNR a decode may fall and still be chosen for making fewer photos
 # worse than grey.  Mean PSNR is ruled by a few photos coloured very well or very badly; what a
