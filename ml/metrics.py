@@ -14,7 +14,7 @@ Definitions (shared by the evaluation report, the training log and the tests):
 from __future__ import annotations
 
 import numpy as np
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.metrics import structural_similarity
 
 from . import color
 
@@ -30,7 +30,18 @@ def colourfulness(rgb: np.ndarray) -> float:
 
 
 def psnr(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> float:
-    return float(peak_signal_noise_ratio(true_rgb, pred_rgb, data_range=255))
+    """PSNR in dB on the 0-255 scale, as scikit-image's ``peak_signal_noise_ratio(true, pred, data_range=255)``.
+
+    For uint8 images the squared error is summed in integers, exactly and in a tenth of scikit-image's
+    time: the decode search (ml.calibrate) calls this 648 times for each val photo.
+    """
+    pred, true = np.asarray(pred_rgb), np.asarray(true_rgb)
+    if pred.dtype == np.uint8 and true.dtype == np.uint8:
+        squared_error = float(np.square(np.subtract(pred, true, dtype=np.int32)).sum(dtype=np.int64))
+    else:
+        squared_error = float(np.square(np.subtract(pred, true, dtype=np.float64)).sum())
+    mse = squared_error / pred.size
+    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
 
 
 def ab_error_auc(ab_pred: np.ndarray, ab_true: np.ndarray) -> float:

@@ -6,6 +6,7 @@ from PIL import Image
 from skimage import color as skcolor
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from ml import metrics
 from ml.data import split_files
 from ml.evaluate import evaluate, format_table
 from tests.ml_support import SHIPPED_MODEL, landscape_root, write_tiny_model
@@ -217,3 +218,16 @@ def test_shipped_model_clears_issue_8s_landscape_psnr_bar():
 def test_shipped_model_clears_issue_8s_share_of_photos_beating_grey():
     report = json.loads((SHIPPED_MODEL / "evaluation_photos.json").read_text())
     assert report["beats_grey"] >= 0.65
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_psnr_agrees_with_scikit_image(dtype):
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 256, (37, 41, 3)).astype(dtype)
+    pred = np.clip(truth + rng.integers(-40, 41, truth.shape), 0, 255).astype(dtype)
+    assert metrics.psnr(pred, truth) == pytest.approx(peak_signal_noise_ratio(truth, pred, data_range=255), abs=1e-9)
+
+
+def test_psnr_of_identical_images_is_infinite():
+    same = np.full((4, 4, 3), 7, np.uint8)
+    assert metrics.psnr(same, same) == float("inf")

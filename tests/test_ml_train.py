@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from ml.calibrate import CORRECTIONS, SATURATIONS, TEMPERATURES
+from ml.calibrate import CONFIDENCE_GAMMAS, CORRECTIONS, SATURATIONS, TEMPERATURES
 from ml.inference import Colorizer
 from ml.train import TrainConfig, TrainingCancelled, train, training_mixture
 
@@ -35,7 +35,9 @@ def test_training_writes_a_usable_model_folder_with_its_log(tmp_path):
     assert saved["temperature"] in TEMPERATURES
     assert saved["correction"] in CORRECTIONS
     assert saved["saturation"] in SATURATIONS
-    assert len(saved["decode_search"]) == len(TEMPERATURES) * len(CORRECTIONS) * len(SATURATIONS)
+    assert saved["confidence_gamma"] in CONFIDENCE_GAMMAS
+    searched = len(TEMPERATURES) * len(CORRECTIONS) * len(SATURATIONS) * len(CONFIDENCE_GAMMAS)
+    assert len(saved["decode_search"]) == searched
     assert saved == json.loads(json.dumps(info))
     assert {"rmse_ab", "psnr", "delta_colourfulness"} <= set(saved["validation"])
     assert [e["epoch"] for e in events if e["stage"] == "epoch"] == [1, 2]
