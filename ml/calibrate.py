@@ -25,6 +25,8 @@ TEMPERATURES = (0.38, 0.55, 0.75, 1.0)
 CORRECTIONS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 SATURATIONS = (1.0, 1.1, 1.2, 1.3, 1.45, 1.6)
 CONFIDENCE_GAMMAS = (0.0, 0.25, 0.5)
+# What model.json records of the choice (and Colorizer reads back): α, T, s, γ.
+DECODE_KNOBS = ("correction", "temperature", "saturation", "confidence_gamma")
 # The colourfulness gap allowed on each collection.  On the val splits of the lite0 model a gap
 # of 6 (pooled) cost about 0.8 dB of PSNR on everyday photos and left 40 % of them worse than
 # grey; 10 on each collection keeps their colourfulness near 33 (truth about 41) and landscape
@@ -149,9 +151,6 @@ def choose_decoding(
         )
     best = pick(rows, psnr_tolerance)
     return {k: best[k] for k in DECODE_KNOBS}, rows
-
-
-DECODE_KNOBS = ("correction", "temperature", "saturation", "confidence_gamma")
 
 
 def pick(rows: list[dict], psnr_tolerance: float = PSNR_TOLERANCE) -> dict:
