@@ -20,6 +20,7 @@ import numpy as np
 
 from . import color, metrics
 from . import data as _dataset  # `data` is a keyword of evaluate()
+from .calibrate import DECODE_KNOBS
 from .inference import DEFAULT_WORKING_SIZE, Colorizer, read_model_info
 
 REPORT_NAME = "evaluation.json"  # landscape: the name the first engine used, kept for old model folders
@@ -73,10 +74,7 @@ def evaluate(
         "model": {k: v for k, v in read_model_info(model_dir).items() if k not in ("bins", "decode_search")},
         "decoding": (
             {
-                "temperature": colorizer.temperature,
-                "correction": colorizer.correction,
-                "saturation": colorizer.saturation,
-                "confidence_gamma": colorizer.confidence_gamma,
+                **{knob: getattr(colorizer, knob) for knob in DECODE_KNOBS},
                 "confidence_reference": colorizer.confidence_reference,
             }
             if colorizer.family == "classification"

